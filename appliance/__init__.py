@@ -1,0 +1,1 @@
+"""Kith's core: the box, its signed record log and the services that own the rules."""

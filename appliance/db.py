@@ -1,0 +1,57 @@
+"""The one SQLite database of a box: a deferred peewee handle and its schema steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+# Deferred: nothing opens a database at import time; Box.open() initialises it.
+# Every transaction starts IMMEDIATE because the web server and the sync run write the
+# same file: taking the write lock up front avoids deadlocked upgrades from SHARED.
+database = SqliteDatabase(None, lock_type="IMMEDIATE")
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    # FULL: a record the box authored is on disk before the request answers, so a
+    # power cut can never make the box reuse a seq it already sent to a peer.
+    "synchronous": 2,
+    "busy_timeout": 10_000,
+}
+
+
+def open_database(path: Path) -> SqliteDatabase:
+    """Point the shared handle at the box's file and bring its schema up to date."""
+    if not database.is_closed():
+        database.close()
+    database.init(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    database.connect(reuse_if_open=True)
+    migrate(database)
+    return database
+
+
+def _step_1(db: SqliteDatabase) -> None:
+    from appliance import models
+
+    db.create_tables(models.ALL_MODELS)
+    # Full-text search over posts; rowid is the post row's rowid (kept stable by upsert).
+    db.execute_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS post_fts USING fts5("
+        "post_id UNINDEXED, title, details, place, tokenize='unicode61 remove_diacritics 2')"
+    )
+
+
+# Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.
+STEPS = [_step_1]
+
+
+def migrate(db: SqliteDatabase) -> None:
+    """Apply every schema step the file has not had yet, one transaction per step."""
+    current = db.execute_sql("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(STEPS, start=1):
+        if number <= current:
+            continue
+        with db.atomic():
+            step(db)
+            db.execute_sql(f"PRAGMA user_version = {number}")

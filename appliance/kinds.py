@@ -1,0 +1,176 @@
+"""Every record kind a v1 box understands, and the shape of its body.
+
+sync/PROTOCOL.md documents the same table for other implementations; a test keeps the
+two in step. Limits here are the record-level limits; services check the same limits
+on user input so a person sees a friendly message before a record is ever built.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+from appliance.records import RecordError, unb64url
+
+NAME_MAX = 60
+TITLE_MAX = 120
+DETAILS_MAX = 4000
+PLACE_MAX = 80
+COMMENT_MAX = 2000
+NOTE_MAX = 1000
+REASON_MAX = 500
+LABEL_MAX = 60
+CENTRE_NAME_MAX = 100
+
+POST_TYPES = ("need", "offer", "should")
+HELP_MODES = ("can_help", "on_it")
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_HEX_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _text(max_len: int, *, empty: bool = False):
+    def check(value):
+        if not isinstance(value, str):
+            return "must be a string"
+        if not empty and not value.strip():
+            return "must not be empty"
+        if len(value) > max_len:
+            return f"longer than {max_len} characters"
+        return None
+
+    return check
+
+
+def _slug(value):
+    if not (isinstance(value, str) and _SLUG.match(value)):
+        return "must be a slug (a-z, 0-9, -)"
+    return None
+
+
+def _choice(*options):
+    def check(value):
+        return None if value in options else f"must be one of {', '.join(options)}"
+
+    return check
+
+
+def _bool(value):
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _record_id(value):
+    return None if isinstance(value, str) and _HEX_ID.match(value) else "must be a record id"
+
+
+def _optional(check):
+    return lambda value: None if value is None else check(value)
+
+
+def _count(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return "must be a non-negative integer"
+    return None
+
+
+def _iso_date(value):
+    try:
+        datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return "must be a date YYYY-MM-DD"
+    return None if len(value) == 10 else "must be a date YYYY-MM-DD"
+
+
+def _public_key(value):
+    try:
+        return None if len(unb64url(value)) == 32 else "must be a public key"
+    except (TypeError, ValueError, RecordError):
+        return "must be a public key"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A record kind: which entity type it creates or feeds, and its body fields."""
+
+    entity: str  # centre | member | post | trust
+    creates: bool = False
+    body: dict = field(default_factory=dict)
+
+
+KINDS: dict[str, Kind] = {
+    # A box's first record: the centre it serves. Author null, subject null.
+    "centre.created": Kind(
+        "centre",
+        creates=True,
+        body={"name": _text(CENTRE_NAME_MAX), "timezone": _text(64)},
+    ),
+    "category.set": Kind(
+        "centre", body={"slug": _slug, "label": _text(LABEL_MAX), "active": _bool}
+    ),
+    "place.set": Kind("centre", body={"name": _text(PLACE_MAX), "active": _bool}),
+    "member.joined": Kind("member", creates=True, body={"name": _text(NAME_MAX)}),
+    "member.verified": Kind("member"),
+    "member.unverified": Kind("member"),
+    "role.granted": Kind("member", body={"role": _slug, "expires": _optional(_count)}),
+    "role.revoked": Kind("member", body={"role": _slug}),
+    "post.created": Kind(
+        "post",
+        creates=True,
+        body={
+            "type": _choice(*POST_TYPES),
+            "title": _text(TITLE_MAX),
+            "details": _text(DETAILS_MAX, empty=True),
+            "category": _slug,
+            "place": _text(PLACE_MAX),
+            "needed_by": _optional(_iso_date),
+        },
+    ),
+    "post.resolved": Kind("post", body={"note": _text(NOTE_MAX, empty=True)}),
+    "post.reopened": Kind("post"),
+    "post.hidden": Kind("post", body={"reason": _text(REASON_MAX)}),
+    "post.unhidden": Kind("post", body={"reason": _text(REASON_MAX, empty=True)}),
+    "comment.added": Kind("post", body={"text": _text(COMMENT_MAX)}),
+    "comment.hidden": Kind("post", body={"comment": _record_id, "reason": _text(REASON_MAX)}),
+    "comment.unhidden": Kind(
+        "post", body={"comment": _record_id, "reason": _text(REASON_MAX, empty=True)}
+    ),
+    "help.offered": Kind("post", body={"mode": _choice(*HELP_MODES)}),
+    "help.withdrawn": Kind("post"),
+    "thanks.given": Kind("post", body={"helper": _record_id, "message": _text(NOTE_MAX)}),
+    "trust.granted": Kind(
+        "trust", creates=True, body={"origin": _public_key, "name": _text(CENTRE_NAME_MAX)}
+    ),
+    "trust.revoked": Kind("trust", body={"last_seq": _count}),
+}
+
+
+def check_body(fields: dict) -> None:
+    """Raise RecordError if a known kind's subject or body has the wrong shape.
+
+    Kinds this version does not know are stored and forwarded but not applied, so a
+    newer box's records do not block an older box's chain of that origin.
+    """
+    kind = KINDS.get(fields["kind"])
+    if kind is None:
+        return
+    if kind.creates and fields["subject"] is not None:
+        raise RecordError(f"{fields['kind']} creates an entity, so its subject must be null")
+    if not kind.creates and fields["subject"] is None:
+        raise RecordError(f"{fields['kind']} needs a subject")
+    body = fields["body"]
+    missing = sorted(set(kind.body) - set(body))
+    extra = sorted(set(body) - set(kind.body))
+    if missing or extra:
+        raise RecordError(
+            f"{fields['kind']} body: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
+        )
+    for name, check in kind.body.items():
+        problem = check(body[name])
+        if problem:
+            raise RecordError(f"{fields['kind']} body.{name} {problem}")
+
+
+def aggregate_of(fields: dict, record_id: str) -> str:
+    """Return the id of the entity a record feeds: its subject, or itself if it creates one."""
+    return fields["subject"] or record_id

@@ -1,0 +1,214 @@
+"""Tables of a box: the record store, the projections built from it, and local secrets.
+
+Projections (Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks,
+TrustedOrigin) are rebuilt from records only; nothing else writes them. Local tables
+(Account, LoginSession, MemberPrivate) hold secrets and private details that are never
+records, so no export or sync can reach them.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BlobField,
+    BooleanField,
+    CharField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from appliance.db import database
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+# --- the log -------------------------------------------------------------------------
+
+
+class StoredRecord(BaseModel):
+    """A record the box accepted, stored as the exact bytes it verified."""
+
+    id = CharField(primary_key=True)
+    origin = CharField()
+    seq = IntegerField()
+    kind = CharField()
+    # The entity whose projection this record feeds: its subject, or itself if it
+    # creates an entity. Refolding an aggregate reads records by this column.
+    aggregate = CharField(index=True)
+    hlc_ms = IntegerField()
+    hlc_c = IntegerField()
+    scope = CharField()
+    raw = BlobField()
+
+    class Meta:
+        indexes = ((("origin", "seq"), True),)
+
+
+class BoxState(BaseModel):
+    """The box's own identity and counters (one row)."""
+
+    origin = CharField(primary_key=True)
+    seq = IntegerField(default=0)
+    last_id = CharField(null=True)
+    hlc_ms = IntegerField(default=0)
+    hlc_c = IntegerField(default=0)
+
+
+class Quarantine(BaseModel):
+    """An origin whose records are refused until staff act, and why."""
+
+    origin = CharField(primary_key=True)
+    reason = TextField()
+    evidence = TextField()
+    at_ms = IntegerField()
+
+
+# --- projections ---------------------------------------------------------------------
+
+
+class Centre(BaseModel):
+    id = CharField(primary_key=True)
+    origin = CharField(unique=True)
+    name = CharField()
+    timezone = CharField()
+
+
+class Category(BaseModel):
+    origin = CharField()
+    slug = CharField()
+    label = CharField()
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("origin", "slug"), True),)
+
+
+class Place(BaseModel):
+    origin = CharField()
+    name = CharField()
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("origin", "name"), True),)
+
+
+class Member(BaseModel):
+    id = CharField(primary_key=True)
+    origin = CharField()
+    name = CharField()
+    joined_ms = IntegerField()
+    verified = BooleanField(default=False)
+    verified_by = CharField(null=True)
+
+
+class Role(BaseModel):
+    """A role granted to a member by the staff of one box (origin), with an expiry."""
+
+    member = CharField()
+    role = CharField()
+    origin = CharField()
+    expires_ms = IntegerField(null=True)
+    granted_by = CharField(null=True)
+
+    class Meta:
+        indexes = ((("member", "role", "origin"), True),)
+
+
+class Post(BaseModel):
+    id = CharField(primary_key=True)
+    origin = CharField()
+    author = CharField(null=True, index=True)
+    type = CharField()  # need | offer | should
+    title = CharField()
+    details = TextField()
+    category = CharField()
+    place = CharField()
+    needed_by = CharField(null=True)  # ISO date
+    created_ms = IntegerField()
+    # status: open | on_it | resolved; status_rank orders open work first on the board.
+    status = CharField()
+    status_rank = IntegerField()
+    resolved_note = TextField(null=True)
+    resolved_by = CharField(null=True)
+    resolved_ms = IntegerField(null=True)
+    hidden = BooleanField(default=False)
+    hidden_reason = TextField(null=True)
+    comment_count = IntegerField(default=0)
+    helper_count = IntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("hidden", "status_rank", "created_ms"), False),
+            (("created_ms",), False),
+        )
+
+
+class Comment(BaseModel):
+    id = CharField(primary_key=True)
+    post = CharField(index=True)
+    author = CharField(null=True)
+    text = TextField()
+    created_ms = IntegerField()
+    hidden = BooleanField(default=False)
+    hidden_reason = TextField(null=True)
+
+
+class Helper(BaseModel):
+    post = CharField()
+    member = CharField()
+    mode = CharField()  # can_help | on_it
+    since_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("post", "member"), True),)
+
+
+class Thanks(BaseModel):
+    id = CharField(primary_key=True)
+    post = CharField(index=True)
+    giver = CharField(null=True)
+    helper = CharField()
+    message = TextField()
+    created_ms = IntegerField(index=True)
+
+
+class TrustedOrigin(BaseModel):
+    """A box (truster) trusting another box's records (origin), up to last_seq if revoked."""
+
+    id = CharField(primary_key=True)  # id of the trust.granted record
+    truster = CharField()
+    origin = CharField(index=True)
+    name = CharField()
+    last_seq = IntegerField(null=True)
+
+
+# --- local only: never records, never exported or synced -----------------------------
+
+
+class Account(BaseModel):
+    member = CharField(primary_key=True)
+    login = CharField(unique=True)  # display name folded for case-insensitive login
+    password_hash = CharField()
+
+
+class LoginSession(BaseModel):
+    token_hash = CharField(primary_key=True)
+    member = CharField(index=True)
+    created_ms = IntegerField()
+    expires_ms = IntegerField()
+
+
+class MemberPrivate(BaseModel):
+    """Contact details a member chose to leave with this centre's staff."""
+
+    member = CharField(primary_key=True)
+    contact = TextField()
+
+
+PROJECTIONS = [Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks, TrustedOrigin]
+LOCAL = [Account, LoginSession, MemberPrivate]
+ALL_MODELS = [StoredRecord, BoxState, Quarantine, *PROJECTIONS, *LOCAL]

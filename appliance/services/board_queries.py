@@ -1,0 +1,288 @@
+"""Reading the board: filters, the paged list, a post with its thread, the thanks list.
+
+Pages and the JSON API call these same functions and serializers, so they cannot drift.
+Who may see what is decided here: hidden posts and comments reach staff only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from zoneinfo import ZoneInfo
+
+from peewee import SQL, fn
+
+from appliance.box import Box
+from appliance.errors import N_, InvalidInput
+from appliance.kinds import POST_TYPES
+from appliance.models import Comment, Helper, Member, Post, Thanks
+from appliance.projection import STATUS_RANK
+from appliance.services.accounts import Actor
+from appliance.services.board import visible_post
+from appliance.services.centre import category_labels
+
+WHEN = ("today", "week", "month")
+FILTER_NAMES = ("type", "category", "place", "status", "when", "from", "to", "q")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    type: str = ""
+    category: str = ""
+    place: str = ""
+    status: str = ""
+    when: str = ""
+    from_: str = ""
+    to: str = ""
+    q: str = ""
+    page: int = 1
+
+    def as_args(self, **change) -> dict:
+        """Return the filters as URL query arguments (empty ones left out)."""
+        values = {k.rstrip("_"): v for k, v in asdict(self).items()}
+        values.update(change)
+        return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
+
+    @property
+    def active(self) -> bool:
+        return any(v for k, v in self.as_args().items() if k != "page")
+
+
+def parse_filters(args: Mapping[str, str]) -> BoardFilters:
+    """Read filters from query arguments; raise InvalidInput naming any bad one."""
+    get = lambda name: (args.get(name) or "").strip()  # noqa: E731
+    errors = {}
+    values = {name: get(name) for name in FILTER_NAMES}
+    if values["type"] and values["type"] not in POST_TYPES:
+        errors["type"] = N_("Unknown kind of post.")
+    if values["status"] and values["status"] not in STATUS_RANK:
+        errors["status"] = N_("Status must be open, on_it or resolved.")
+    if values["when"] and values["when"] not in WHEN:
+        errors["when"] = N_("Time must be today, week or month.")
+    for name in ("from", "to"):
+        if values[name]:
+            try:
+                datetime.date.fromisoformat(values[name])
+            except ValueError:
+                errors[name] = N_("Please give the date as YYYY-MM-DD.")
+    if len(values["q"]) > 200:
+        errors["q"] = N_("Please search with fewer words.")
+    try:
+        page = int(get("page") or 1)
+        if page < 1:
+            raise ValueError
+    except ValueError:
+        errors["page"] = N_("Page must be a positive number.")
+        page = 1
+    if errors:
+        raise InvalidInput(errors, N_("Some filters were not understood."))
+    values["from_"] = values.pop("from")
+    return BoardFilters(page=page, **values)
+
+
+def _day_start_ms(day: datetime.date, zone: ZoneInfo) -> int:
+    return int(datetime.datetime.combine(day, datetime.time(), zone).timestamp() * 1000)
+
+
+def _time_range(box: Box, f: BoardFilters) -> tuple[int | None, int | None]:
+    zone = ZoneInfo(box.settings["timezone"])
+    today = datetime.datetime.fromtimestamp(box.log.now_ms() / 1000, zone).date()
+    start = end = None
+    if f.when == "today":
+        start = _day_start_ms(today, zone)
+    elif f.when == "week":
+        start = _day_start_ms(today - datetime.timedelta(days=today.weekday()), zone)
+    elif f.when == "month":
+        start = _day_start_ms(today.replace(day=1), zone)
+    if f.from_:
+        start = max(start or 0, _day_start_ms(datetime.date.fromisoformat(f.from_), zone))
+    if f.to:
+        end = _day_start_ms(datetime.date.fromisoformat(f.to) + datetime.timedelta(days=1), zone)
+    return start, end
+
+
+def fts_query(text: str) -> str | None:
+    """Turn what a person typed into a safe FTS5 query: every word, as a prefix."""
+    words = _WORD.findall(text)
+    return " AND ".join(f'"{w}"*' for w in words[:12]) or None
+
+
+def _members(ids) -> dict[str, Member]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {m.id: m for m in Member.select().where(Member.id.in_(ids))}
+
+
+def _person(member_id: str | None, members: dict[str, Member]) -> dict | None:
+    m = members.get(member_id)
+    if m is None:
+        return None if member_id is None else {"id": member_id, "name": "?", "verified": False}
+    return {"id": m.id, "name": m.name, "verified": m.verified}
+
+
+def _ms_iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
+        timespec="seconds"
+    ).replace("+00:00", "Z")
+
+
+def serialize_summary(post: Post, members: dict, labels: dict, staff: bool) -> dict:
+    """Return the list form of a post, shared by the board page and the API."""
+    data = {
+        "id": post.id,
+        "type": post.type,
+        "title": post.title,
+        "excerpt": post.details[:160] + ("…" if len(post.details) > 160 else ""),
+        "category": {"slug": post.category, "label": labels.get(post.category, post.category)},
+        "place": post.place,
+        "needed_by": post.needed_by,
+        "created": _ms_iso(post.created_ms),
+        "created_ms": post.created_ms,
+        "status": post.status,
+        "author": _person(post.author, members),
+        "comment_count": post.comment_count,
+        "helper_count": post.helper_count,
+    }
+    if staff:
+        data["hidden"] = post.hidden
+        data["hidden_reason"] = post.hidden_reason
+    return data
+
+
+def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
+    """Return one page of the board for a viewer: open work first, newest first."""
+    staff = bool(viewer and viewer.is_staff)
+    query = Post.select()
+    if not staff:
+        query = query.where(Post.hidden == False)  # noqa: E712
+    if f.type:
+        query = query.where(Post.type == f.type)
+    if f.category:
+        query = query.where(Post.category == f.category)
+    if f.place:
+        query = query.where(fn.lower(Post.place) == f.place.lower())
+    if f.status:
+        query = query.where(Post.status == f.status)
+    start, end = _time_range(box, f)
+    if start is not None:
+        query = query.where(Post.created_ms >= start)
+    if end is not None:
+        query = query.where(Post.created_ms < end)
+    match = fts_query(f.q) if f.q else None
+    if f.q and match:
+        query = query.where(
+            Post.id.in_(SQL("(SELECT post_id FROM post_fts WHERE post_fts MATCH ?)", [match]))
+        )
+    total = query.count()
+    size = box.settings["page_size"]
+    pages = max(1, math.ceil(total / size))
+    posts = list(
+        query.order_by(Post.status_rank, Post.created_ms.desc(), Post.id).paginate(f.page, size)
+    )
+    members = _members(p.author for p in posts)
+    labels = category_labels(box)
+    return {
+        "posts": [serialize_summary(p, members, labels, staff) for p in posts],
+        "total": total,
+        "page": f.page,
+        "pages": pages,
+        "page_size": size,
+        "filters": f.as_args(),
+    }
+
+
+def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
+    """Return a post with its comments, helpers and thanks, and what the viewer may do."""
+    post = visible_post(viewer, post_id)
+    staff = bool(viewer and viewer.is_staff)
+    comments = list(Comment.select().where(Comment.post == post.id).order_by(Comment.created_ms))
+    if not staff:
+        comments = [c for c in comments if not c.hidden]
+    helpers = list(Helper.select().where(Helper.post == post.id).order_by(Helper.since_ms))
+    thanks = list(Thanks.select().where(Thanks.post == post.id).order_by(Thanks.created_ms))
+    members = _members(
+        [post.author, post.resolved_by]
+        + [c.author for c in comments]
+        + [h.member for h in helpers]
+        + [t.giver for t in thanks]
+        + [t.helper for t in thanks]
+    )
+    data = serialize_summary(post, members, category_labels(box), staff)
+    del data["excerpt"]
+    me = viewer.id if viewer else None
+    mine = next((h for h in helpers if h.member == me), None)
+    owner_or_staff = bool(viewer and (post.author == me or staff))
+    is_open = post.status != "resolved" and not post.hidden
+    data.update(
+        details=post.details,
+        resolved=None
+        if post.status != "resolved"
+        else {
+            "note": post.resolved_note,
+            "by": _person(post.resolved_by, members),
+            "at": _ms_iso(post.resolved_ms),
+        },
+        comments=[
+            {
+                "id": c.id,
+                "author": _person(c.author, members),
+                "text": c.text,
+                "created": _ms_iso(c.created_ms),
+                "created_ms": c.created_ms,
+                **({"hidden": c.hidden, "hidden_reason": c.hidden_reason} if staff else {}),
+            }
+            for c in comments
+        ],
+        helpers=[
+            {**_person(h.member, members), "mode": h.mode, "since": _ms_iso(h.since_ms)}
+            for h in helpers
+        ],
+        thanks=[
+            {
+                "id": t.id,
+                "from": _person(t.giver, members),
+                "to": _person(t.helper, members),
+                "message": t.message,
+                "created": _ms_iso(t.created_ms),
+            }
+            for t in thanks
+        ],
+        can={
+            "comment": bool(viewer) and not post.hidden,
+            "help": bool(viewer) and is_open and post.author != me,
+            "my_help": mine.mode if mine else None,
+            "resolve": owner_or_staff and is_open,
+            "reopen": owner_or_staff and post.status == "resolved" and not post.hidden,
+            "thank": bool(viewer) and post.author == me and bool(helpers) and not post.hidden,
+            "moderate": staff,
+        },
+    )
+    return data
+
+
+def list_thanks(box: Box, viewer: Actor | None, page: int = 1, size: int = 30) -> list[dict]:
+    """Return recent thanks on posts the viewer may see, newest first."""
+    query = Thanks.select(Thanks, Post.title.alias("post_title")).join(Post, on=(Thanks.post == Post.id))
+    if not (viewer and viewer.is_staff):
+        query = query.where(Post.hidden == False)  # noqa: E712
+    rows = list(query.order_by(Thanks.created_ms.desc()).paginate(page, size).objects())
+    members = _members([t.giver for t in rows] + [t.helper for t in rows])
+    return [
+        {
+            "id": t.id,
+            "post": {"id": t.post, "title": t.post_title},
+            "from": _person(t.giver, members),
+            "to": _person(t.helper, members),
+            "message": t.message,
+            "created": _ms_iso(t.created_ms),
+            "created_ms": t.created_ms,
+        }
+        for t in rows
+    ]

@@ -1,0 +1,169 @@
+"""The `kith` command: the composition root that wires the core, web/ and sync/ together.
+
+Every failure ends in one readable line on stderr and a non-zero exit, because the
+person at the keyboard is often a centre's staff member with no IT support.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from appliance.box import Box, BoxError, default_data_dir, is_box
+from appliance.errors import ServiceError
+from appliance.settings import SettingsError
+
+
+class CommandError(Exception):
+    """A failure to report as one line."""
+
+
+def _data_dir(args) -> Path:
+    return Path(args.data) if args.data else default_data_dir()
+
+
+def _read_password(args) -> str:
+    if args.admin_password_file:
+        try:
+            text = Path(args.admin_password_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read the password file: {exc.strerror}") from None
+        return text.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for a password; use --admin-password-file FILE")
+    first = getpass.getpass(f"Password for {args.admin_name} (8 characters or more): ")
+    if first != getpass.getpass("Same password again: "):
+        raise CommandError("the two passwords were different; nothing was created")
+    return first
+
+
+def init_box(data_dir: Path, centre_name: str, admin_name: str, password: str) -> Box:
+    """Create a box with its centre and first admin; remove nothing on failure."""
+    from appliance.services import accounts, centre
+
+    if is_box(data_dir):
+        raise CommandError(f"{data_dir} already holds a box; choose another --data directory")
+    if len(password) < accounts.PASSWORD_MIN:
+        raise CommandError("the admin password needs at least 8 characters; nothing was created")
+    box = Box.create(data_dir)
+    centre.create_centre(box, centre_name)
+    admin = accounts.sign_up(box, admin_name, password)
+    box.log.append("role.granted", {"role": "admin", "expires": None}, subject=admin)
+    box.log.append("member.verified", {}, subject=admin)
+    return box
+
+
+def cmd_init(args) -> None:
+    data_dir = _data_dir(args)
+    if is_box(data_dir):
+        raise CommandError(f"{data_dir} already holds a box; choose another --data directory")
+    box = init_box(data_dir, args.centre, args.admin_name, _read_password(args))
+    print(f"Created the box for {box.centre.name} in {data_dir}")
+    print(f"Log in as {args.admin_name!r}. Start the board with: kith --data {data_dir} serve")
+
+
+def cmd_demo(args) -> None:
+    from appliance import demo
+
+    data_dir = _data_dir(args)
+    if is_box(data_dir):
+        box = Box.open(data_dir)
+    else:
+        box = init_box(data_dir, "Millbrook Community Centre", "Sam Patel", demo.DEMO_PASSWORD)
+    created = demo.fill(box)
+    print(f"Added demo content to {data_dir}: {created} posts.")
+    print(f"Every demo account's password is {demo.DEMO_PASSWORD!r}; staff: 'Sam Patel'.")
+
+
+def cmd_serve(args) -> None:
+    import waitress
+
+    from web import create_app
+
+    box = Box.open(_data_dir(args))
+    host = args.host or box.settings["host"]
+    port = box.settings["port"] if args.port is None else args.port
+    server = waitress.create_server(
+        create_app(box), host=host, port=port, threads=box.settings["threads"], ident="kith"
+    )
+    # Printed after binding, with the real port, so `--port 0` can be used by scripts.
+    print(f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True)
+    server.run()
+
+
+def cmd_log_export(args) -> None:
+    box = Box.open(_data_dir(args))
+    out = sys.stdout.buffer
+    for raw in box.log.export():
+        out.write(raw + b"\n")
+    out.flush()
+
+
+def cmd_log_verify(args) -> None:
+    box = Box.open(_data_dir(args))
+    problems = box.log.verify()
+    count = sum(1 for _ in box.log.export())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        raise CommandError(f"{len(problems)} of {count} records failed verification")
+    print(f"All {count} records verify.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for `kith`."""
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--data",
+        default=argparse.SUPPRESS,
+        help="the box's data directory (default: $KITH_DATA, else ~/.local/share/kith)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="kith", description="Kith: a community notice board in a box.", parents=[data]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", parents=[data], help="create a new box with its first admin")
+    p.add_argument("--centre", required=True, help="the community centre's name")
+    p.add_argument("--admin-name", default="Admin", help="the first admin's display name")
+    p.add_argument("--admin-password-file", help="read the admin password from this file")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("demo", parents=[data], help="fill a box with demo content")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", parents=[data], help="serve the board with waitress")
+    p.add_argument("--host", help="address to listen on (setting: host)")
+    p.add_argument("--port", type=int, help="port to listen on, 0 for any free one (setting: port)")
+    p.set_defaults(func=cmd_serve)
+
+    log = sub.add_parser("log", help="the signed record log")
+    log_sub = log.add_subparsers(dest="log_command", required=True, metavar="COMMAND")
+    p = log_sub.add_parser("export", parents=[data], help="print every record as JSON Lines")
+    p.set_defaults(func=cmd_log_export)
+    p = log_sub.add_parser("verify", parents=[data], help="re-check every stored record")
+    p.set_defaults(func=cmd_log_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `kith` command; return the exit status."""
+    args = build_parser().parse_args(argv)
+    args.data = getattr(args, "data", None)
+    try:
+        args.func(args)
+    except (CommandError, BoxError, SettingsError) as exc:
+        print(f"kith: {exc}", file=sys.stderr)
+        return 1
+    except ServiceError as exc:
+        print(f"kith: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Kith's web front: Flask pages and the JSON API, thin over appliance services."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from appliance.box import Box
+from appliance.db import database
+
+csrf = CSRFProtect()
+
+
+def create_app(box: Box, test_config: dict | None = None) -> Flask:
+    """Build the Flask app for one box."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=box.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="kith_session",
+        PERMANENT_SESSION_LIFETIME=box.settings["session_days"] * 86400,
+        # The CSRF token lives as long as the login: a form left open on a phone still works.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        BABEL_DEFAULT_LOCALE=box.settings["language"],
+        BABEL_DEFAULT_TIMEZONE=box.settings["timezone"],
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["kith_box"] = box
+
+    csrf.init_app(app)
+    Babel(app)
+
+    @app.before_request
+    def _connect():
+        # One connection per waitress thread, reused across requests.
+        database.connect(reuse_if_open=True)
+
+    from web import accounts, api, board, errors, posting, staff, templating
+
+    templating.init_app(app)
+    errors.init_app(app)
+    accounts.init_app(app)
+    app.register_blueprint(board.bp)
+    app.register_blueprint(posting.bp)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,88 @@
+"""Sign up, log in and out; loads the signed-in actor for every request."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from appliance.errors import InvalidInput
+from appliance.services import accounts
+from web.context import actor, box
+
+bp = Blueprint("accounts", __name__)
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def _load_actor():
+        g.actor = accounts.actor_for_session(box(), session.get("token"))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths, so a crafted link cannot bounce someone to another site.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("board.index")
+
+
+def _log_in_as(member_id: str) -> None:
+    session.clear()
+    session.permanent = True
+    session["token"] = accounts.start_session(box(), member_id)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    errors = {}
+    if request.method == "POST":
+        try:
+            member_id = accounts.sign_up(
+                box(),
+                request.form.get("name", ""),
+                request.form.get("password", ""),
+                request.form.get("contact", ""),
+            )
+        except InvalidInput as exc:
+            errors = exc.fields
+        else:
+            _log_in_as(member_id)
+            flash(_("Welcome! You can post and help now."))
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template(
+        "accounts/signup.html", errors=errors, form=request.form
+    ), 400 if errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    errors = {}
+    if request.method == "POST":
+        try:
+            member_id = accounts.log_in(
+                box(), request.form.get("name", ""), request.form.get("password", "")
+            )
+        except InvalidInput as exc:
+            errors = exc.fields
+        else:
+            _log_in_as(member_id)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template(
+        "accounts/login.html", errors=errors, form=request.form
+    ), 400 if errors else 200
+
+
+@bp.post("/logout")
+def logout():
+    accounts.end_session(session.get("token"))
+    session.clear()
+    flash(_("You are logged out."))
+    return redirect(url_for("board.index"))
+
+
+@bp.get("/me")
+def me():
+    current = actor()
+    if current is None:
+        return redirect(url_for("accounts.login", next=request.path))
+    contact = accounts.private_contact(current, current.id)
+    return render_template("accounts/me.html", contact=contact)

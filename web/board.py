@@ -1,0 +1,148 @@
+"""The board: the list of posts, a post's page, and the actions on a post."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from appliance.errors import Conflict, InvalidInput, NotAllowed
+from appliance.services import board, board_queries, centre, moderation
+from web.context import actor, box
+from web.errors import message_of
+
+bp = Blueprint("board", __name__)
+
+
+@bp.get("/")
+def index():
+    errors = {}
+    try:
+        filters = board_queries.parse_filters(request.args)
+    except InvalidInput as exc:
+        errors = exc.fields
+        filters = board_queries.BoardFilters()
+    data = board_queries.list_posts(box(), actor(), filters)
+    return render_template(
+        "board/index.html",
+        data=data,
+        filters=filters,
+        errors=errors,
+        categories=centre.categories(box()),
+        places=centre.places(box()),
+    ), 400 if errors else 200
+
+
+@bp.get("/thanks")
+def thanks():
+    return render_template("board/thanks.html", thanks=board_queries.list_thanks(box(), actor()))
+
+
+def render_post(post_id: str, errors=None, form=None, problem=None, status=200):
+    """Render a post's page, optionally with form errors or a problem banner."""
+    data = board_queries.get_post(box(), actor(), post_id)
+    return render_template(
+        "board/post.html", post=data, errors=errors or {}, form=form or {}, problem=problem
+    ), status
+
+
+@bp.get("/posts/<post_id>")
+def post(post_id):
+    return render_post(post_id)
+
+
+def _act(post_id: str, action, done: str, anchor: str = ""):
+    """Run a post action; on success redirect to the post, else show why on its page."""
+    try:
+        action()
+    except InvalidInput as exc:
+        return render_post(post_id, errors=exc.fields, form=request.form, status=400)
+    except (Conflict, NotAllowed) as exc:
+        return render_post(post_id, problem=message_of(exc), status=exc.status)
+    flash(done)
+    return redirect(url_for("board.post", post_id=post_id) + anchor)
+
+
+@bp.post("/posts/<post_id>/comment")
+def comment(post_id):
+    return _act(
+        post_id,
+        lambda: board.add_comment(box(), actor(), post_id, request.form.get("text", "")),
+        _("Your comment is posted."),
+        "#comments",
+    )
+
+
+@bp.post("/posts/<post_id>/help")
+def help(post_id):
+    mode = request.form.get("mode", "")
+    done = _("Thank you! The poster can see you are on it.") if mode == "on_it" else _(
+        "Thank you! The poster can see you can help."
+    )
+    return _act(post_id, lambda: board.offer_help(box(), actor(), post_id, mode), done)
+
+
+@bp.post("/posts/<post_id>/withdraw")
+def withdraw(post_id):
+    return _act(
+        post_id,
+        lambda: board.withdraw_help(box(), actor(), post_id),
+        _("You are no longer listed as helping."),
+    )
+
+
+@bp.post("/posts/<post_id>/resolve")
+def resolve(post_id):
+    return _act(
+        post_id,
+        lambda: board.resolve(box(), actor(), post_id, request.form.get("note", "")),
+        _("Marked as resolved. Don't forget to thank your helpers!"),
+    )
+
+
+@bp.post("/posts/<post_id>/reopen")
+def reopen(post_id):
+    return _act(
+        post_id, lambda: board.reopen(box(), actor(), post_id), _("The post is open again.")
+    )
+
+
+@bp.post("/posts/<post_id>/thank")
+def thank(post_id):
+    return _act(
+        post_id,
+        lambda: board.thank(
+            box(),
+            actor(),
+            post_id,
+            request.form.get("helper", ""),
+            request.form.get("message", ""),
+        ),
+        _("Your thanks are on the post and on the thanks list."),
+        "#thanks",
+    )
+
+
+@bp.post("/posts/<post_id>/hide")
+def hide(post_id):
+    hidden = request.form.get("hidden") != "0"
+    return _act(
+        post_id,
+        lambda: moderation.set_post_hidden(
+            box(), actor(), post_id, hidden, request.form.get("reason", "")
+        ),
+        _("The post is hidden from everyone but staff.") if hidden else _("The post is visible again."),
+    )
+
+
+@bp.post("/comments/<comment_id>/hide")
+def hide_comment(comment_id):
+    hidden = request.form.get("hidden") != "0"
+    post_id = request.form.get("post", "")
+    return _act(
+        post_id,
+        lambda: moderation.set_comment_hidden(
+            box(), actor(), comment_id, hidden, request.form.get("reason", "")
+        ),
+        _("The comment is hidden.") if hidden else _("The comment is visible again."),
+        "#comments",
+    )

@@ -1,0 +1,59 @@
+"""Turn service errors into a page or a JSON answer, whichever the client asked for."""
+
+from __future__ import annotations
+
+from flask import jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from appliance.errors import InvalidInput, NotSignedIn, ServiceError
+
+
+def wants_json() -> bool:
+    """Return True for API requests, which always answer JSON."""
+    return request.path.startswith("/api/")
+
+
+def message_of(exc: ServiceError) -> str:
+    """Return the translated message of a service error."""
+    return gettext(exc.message, **exc.params)
+
+
+def json_error(exc: ServiceError):
+    body = {"error": message_of(exc)}
+    if isinstance(exc, InvalidInput):
+        body["fields"] = {k: gettext(v) for k, v in exc.fields.items()}
+    return jsonify(body), exc.status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        if wants_json():
+            return json_error(exc)
+        if isinstance(exc, NotSignedIn) and request.method == "GET":
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        return render_template("error.html", message=message_of(exc), status=exc.status), exc.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        message = gettext(
+            "This form had expired or did not come from this board. "
+            "Please go back, reload the page and try again."
+        )
+        if wants_json():
+            return jsonify({"error": message}), 400
+        return render_template("error.html", message=message, status=400), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        messages = {
+            404: gettext("There is nothing at this address."),
+            405: gettext("That action is not available here."),
+            413: gettext("That was too much to send at once."),
+        }
+        message = messages.get(exc.code, exc.description)
+        if wants_json():
+            return jsonify({"error": message}), exc.code
+        return render_template("error.html", message=message, status=exc.code), exc.code

@@ -72,6 +72,10 @@ def cmd_demo(args) -> None:
         box = Box.open(data_dir)
     else:
         box = init_box(data_dir, "Millbrook Community Centre", "Sam Patel", demo.DEMO_PASSWORD)
+    if demo.already_filled():
+        # Not an error: the README's demo command can be run again and still serve.
+        print(f"{data_dir} already has the demo content; nothing added.")
+        return
     created = demo.fill(box)
     print(f"Added demo content to {data_dir}: {created} posts.")
     print(f"Every demo account's password is {demo.DEMO_PASSWORD!r}; staff: 'Sam Patel'.")

@@ -76,8 +76,13 @@ def fill(box: Box) -> int:
         box.log.now_ms = real_clock
 
 
+def already_filled() -> bool:
+    """Return True if the open box already holds the demo people."""
+    return Account.get_or_none(Account.login == login_key(PEOPLE[0][0])) is not None
+
+
 def _fill(box: Box) -> int:
-    if Account.get_or_none(Account.login == login_key(PEOPLE[0][0])):
+    if already_filled():
         raise Conflict(N_("This box already has the demo content."))
     staff = accounts.actor_for(box, next(m for m in box_members_with_role(box, "admin")))
     for place in PLACES:

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed
-from appliance.services import centre, members
+from appliance.services import centre, health, members
 from web.context import actor, box
 from web.errors import message_of
 
@@ -22,6 +22,7 @@ def _members_page(errors=None, problem=None, status=200):
         problem=problem,
         form=request.form,
         q=request.args.get("q", ""),
+        quarantined=health.quarantined(actor()),
     ), status
 
 

@@ -93,7 +93,9 @@ def cmd_serve(args) -> None:
         create_app(box), host=host, port=port, threads=box.settings["threads"], ident="kith"
     )
     # Printed after binding, with the real port, so `--port 0` can be used by scripts.
-    print(f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True)
+    print(
+        f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True
+    )
     server.run()
 
 

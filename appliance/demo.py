@@ -32,35 +32,116 @@ PEOPLE = [
 
 # author, type, category, place, title, details, needed_by (days from now or None)
 POSTS = [
-    ("Priya Shah", "need", "food", "Main hall", "Tinned tomatoes and pasta for Friday's food bank",
-     "We are down to our last two boxes. Anything in date helps; drop off at the hall "
-     "between 10 and 4.", 3),
-    ("Joe Brennan", "offer", "food", "Car park", "Surplus bread from the bakery every Tuesday",
-     "Ten to fifteen loaves, collected at 5pm. Happy to drop them at the hall if someone "
-     "can take them in.", None),
-    ("Maria Costa", "should", "local-fix", "Millbrook Road",
-     "Somebody should fix the broken streetlight outside number 42",
-     "It has been out for two weeks and the pavement is dark by five.", None),
-    ("Tom Okafor", "need", "travel", "Riverside estate", "Lift to the hospital on Thursday morning",
-     "Appointment at 10:30, I use a folding wheelchair. Back by one.", 2),
-    ("Grace Liu", "offer", "household", "The library", "Two single duvets, clean, free to a good home",
-     "Washed and bagged. Can bring them to the centre.", None),
-    ("Dev Mistry", "should", "local-fix", "Car park",
-     "Somebody should clear the leaves blocking the drain by the car park",
-     "It floods every time it rains and people step into the road to get round it.", None),
-    ("Priya Shah", "need", "volunteering", "Main hall", "Two volunteers to sort donations on Saturday",
-     "10am to 12, tea and biscuits provided. No experience needed.", 4),
-    ("Joe Brennan", "need", "food", "Main hall", "Nappies, size 4 and 5",
-     "Three families asked this week. Unopened packs only please.", 5),
-    ("Maria Costa", "offer", "travel", "Millbrook Road", "Spare seat to the big supermarket on Sundays",
-     "I go at 9am every Sunday and can take one person plus shopping.", None),
-    ("Tom Okafor", "should", "local-fix", "Riverside estate",
-     "Somebody should repaint the faded zebra crossing by the school",
-     "Drivers do not see it until the last moment. Worth asking the council?", None),
-    ("Grace Liu", "need", "household", "Riverside estate", "A working kettle for a new neighbour",
-     "Just moved into a flat with nothing. Any kettle that works.", None),
-    ("Dev Mistry", "offer", "volunteering", "The library", "Free help with phone and computer basics",
-     "Wednesdays 2 to 4 at the library: email, video calls, online forms.", None),
+    (
+        "Priya Shah",
+        "need",
+        "food",
+        "Main hall",
+        "Tinned tomatoes and pasta for Friday's food bank",
+        "We are down to our last two boxes. Anything in date helps; drop off at the hall "
+        "between 10 and 4.",
+        3,
+    ),
+    (
+        "Joe Brennan",
+        "offer",
+        "food",
+        "Car park",
+        "Surplus bread from the bakery every Tuesday",
+        "Ten to fifteen loaves, collected at 5pm. Happy to drop them at the hall if someone "
+        "can take them in.",
+        None,
+    ),
+    (
+        "Maria Costa",
+        "should",
+        "local-fix",
+        "Millbrook Road",
+        "Somebody should fix the broken streetlight outside number 42",
+        "It has been out for two weeks and the pavement is dark by five.",
+        None,
+    ),
+    (
+        "Tom Okafor",
+        "need",
+        "travel",
+        "Riverside estate",
+        "Lift to the hospital on Thursday morning",
+        "Appointment at 10:30, I use a folding wheelchair. Back by one.",
+        2,
+    ),
+    (
+        "Grace Liu",
+        "offer",
+        "household",
+        "The library",
+        "Two single duvets, clean, free to a good home",
+        "Washed and bagged. Can bring them to the centre.",
+        None,
+    ),
+    (
+        "Dev Mistry",
+        "should",
+        "local-fix",
+        "Car park",
+        "Somebody should clear the leaves blocking the drain by the car park",
+        "It floods every time it rains and people step into the road to get round it.",
+        None,
+    ),
+    (
+        "Priya Shah",
+        "need",
+        "volunteering",
+        "Main hall",
+        "Two volunteers to sort donations on Saturday",
+        "10am to 12, tea and biscuits provided. No experience needed.",
+        4,
+    ),
+    (
+        "Joe Brennan",
+        "need",
+        "food",
+        "Main hall",
+        "Nappies, size 4 and 5",
+        "Three families asked this week. Unopened packs only please.",
+        5,
+    ),
+    (
+        "Maria Costa",
+        "offer",
+        "travel",
+        "Millbrook Road",
+        "Spare seat to the big supermarket on Sundays",
+        "I go at 9am every Sunday and can take one person plus shopping.",
+        None,
+    ),
+    (
+        "Tom Okafor",
+        "should",
+        "local-fix",
+        "Riverside estate",
+        "Somebody should repaint the faded zebra crossing by the school",
+        "Drivers do not see it until the last moment. Worth asking the council?",
+        None,
+    ),
+    (
+        "Grace Liu",
+        "need",
+        "household",
+        "Riverside estate",
+        "A working kettle for a new neighbour",
+        "Just moved into a flat with nothing. Any kettle that works.",
+        None,
+    ),
+    (
+        "Dev Mistry",
+        "offer",
+        "volunteering",
+        "The library",
+        "Free help with phone and computer basics",
+        "Wednesdays 2 to 4 at the library: email, video calls, online forms.",
+        None,
+    ),
 ]
 
 
@@ -129,8 +210,13 @@ def _fill(box: Box) -> int:
     say("Dev Mistry", light, "Reported it to the council, reference 55-1123. They said two weeks.")
     say("Dev Mistry", light, "Fixed this morning!")
     board.resolve(box, people["Maria Costa"], posts[light], "The council replaced the lamp.")
-    board.thank(box, people["Maria Costa"], posts[light], people["Dev Mistry"].id,
-                "Thank you Dev for chasing the council, the street feels safe again.")
+    board.thank(
+        box,
+        people["Maria Costa"],
+        posts[light],
+        people["Dev Mistry"].id,
+        "Thank you Dev for chasing the council, the street feels safe again.",
+    )
 
     lift = "Lift to the hospital on Thursday morning"
     board.offer_help(box, people["Maria Costa"], posts[lift], "on_it")
@@ -139,15 +225,25 @@ def _fill(box: Box) -> int:
     kettle = "A working kettle for a new neighbour"
     board.offer_help(box, people["Joe Brennan"], posts[kettle], "on_it")
     board.resolve(box, people["Grace Liu"], posts[kettle], "Joe brought one round.")
-    board.thank(box, people["Grace Liu"], posts[kettle], people["Joe Brennan"].id,
-                "Thanks Joe, first cup of tea in the new place!")
+    board.thank(
+        box,
+        people["Grace Liu"],
+        posts[kettle],
+        people["Joe Brennan"].id,
+        "Thanks Joe, first cup of tea in the new place!",
+    )
 
     volunteers = "Two volunteers to sort donations on Saturday"
     board.offer_help(box, people["Dev Mistry"], posts[volunteers], "can_help")
     board.offer_help(box, people["Grace Liu"], posts[volunteers], "on_it")
     board.resolve(box, people["Priya Shah"], posts[volunteers], "Two lovely helpers, all sorted.")
-    board.thank(box, people["Priya Shah"], posts[volunteers], people["Grace Liu"].id,
-                "Grace sorted forty bags in two hours. Amazing.")
+    board.thank(
+        box,
+        people["Priya Shah"],
+        posts[volunteers],
+        people["Grace Liu"].id,
+        "Grace sorted forty bags in two hours. Amazing.",
+    )
     return len(posts)
 
 

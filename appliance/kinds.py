@@ -162,8 +162,9 @@ def check_body(fields: dict) -> None:
     missing = sorted(set(kind.body) - set(body))
     extra = sorted(set(body) - set(kind.body))
     if missing or extra:
+        kind_name = fields["kind"]
         raise RecordError(
-            f"{fields['kind']} body: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
+            f"{kind_name} body: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
         )
     for name, check in kind.body.items():
         problem = check(body[name])

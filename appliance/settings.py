@@ -30,7 +30,9 @@ class Setting:
 SETTINGS = [
     Setting("timezone", "Europe/London", "Time zone the board shows times in (IANA name)."),
     Setting("language", "en", "Language of the pages (a gettext locale code)."),
-    Setting("host", "127.0.0.1", "Address `kith serve` listens on (0.0.0.0 for the centre's wifi)."),
+    Setting(
+        "host", "127.0.0.1", "Address `kith serve` listens on (0.0.0.0 for the centre's wifi)."
+    ),
     Setting("port", 8080, "Port `kith serve` listens on."),
     Setting("threads", 4, "Worker threads of the web server."),
     Setting("page_size", 20, "Posts per page on the board."),

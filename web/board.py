@@ -75,8 +75,10 @@ def comment(post_id):
 @bp.post("/posts/<post_id>/help")
 def help(post_id):
     mode = request.form.get("mode", "")
-    done = _("Thank you! The poster can see you are on it.") if mode == "on_it" else _(
-        "Thank you! The poster can see you can help."
+    done = (
+        _("Thank you! The poster can see you are on it.")
+        if mode == "on_it"
+        else _("Thank you! The poster can see you can help.")
     )
     return _act(post_id, lambda: board.offer_help(box(), actor(), post_id, mode), done)
 
@@ -130,7 +132,9 @@ def hide(post_id):
         lambda: moderation.set_post_hidden(
             box(), actor(), post_id, hidden, request.form.get("reason", "")
         ),
-        _("The post is hidden from everyone but staff.") if hidden else _("The post is visible again."),
+        _("The post is hidden from everyone but staff.")
+        if hidden
+        else _("The post is visible again."),
     )
 
 

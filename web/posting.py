@@ -76,7 +76,9 @@ def chat():
     if request.method == "GET":
         if not _uses_chat():
             return redirect(url_for("posting.form"))
-        return render_template("posting/chat.html", **_context(step=STEPS[0], answers={}, errors={}))
+        return render_template(
+            "posting/chat.html", **_context(step=STEPS[0], answers={}, errors={})
+        )
     answers = _answers()
     current = request.form.get("step", "type")
     index = STEP_NAMES.index(current) if current in STEP_NAMES else 0

@@ -128,9 +128,11 @@ def _person(member_id: str | None, members: dict[str, Member]) -> dict | None:
 def _ms_iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
-        timespec="seconds"
-    ).replace("+00:00", "Z")
+    return (
+        datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def serialize_summary(post: Post, members: dict, labels: dict, staff: bool) -> dict:
@@ -269,7 +271,9 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
 
 def list_thanks(box: Box, viewer: Actor | None, page: int = 1, size: int = 30) -> list[dict]:
     """Return recent thanks on posts the viewer may see, newest first."""
-    query = Thanks.select(Thanks, Post.title.alias("post_title")).join(Post, on=(Thanks.post == Post.id))
+    query = Thanks.select(Thanks, Post.title.alias("post_title")).join(
+        Post, on=(Thanks.post == Post.id)
+    )
     if not (viewer and viewer.is_staff):
         query = query.where(Post.hidden == False)  # noqa: E712
     rows = list(query.order_by(Thanks.created_ms.desc()).paginate(page, size).objects())

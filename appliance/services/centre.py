@@ -26,7 +26,9 @@ def create_centre(box: Box, name: str) -> str:
     """Write the box's first record (the centre) and its starting categories."""
     name = " ".join((name or "").split())
     if not name or len(name) > CENTRE_NAME_MAX:
-        raise InvalidInput({"centre": N_("Please give the centre a name (100 characters at most).")})
+        raise InvalidInput(
+            {"centre": N_("Please give the centre a name (100 characters at most).")}
+        )
     rec = box.log.append("centre.created", {"name": name, "timezone": box.settings["timezone"]})
     for slug, label in DEFAULT_CATEGORIES:
         box.log.append(
@@ -70,7 +72,9 @@ def set_category(
     require_staff(actor)
     label = " ".join((label or "").split())
     if not label or len(label) > LABEL_MAX:
-        raise InvalidInput({"label": N_("Please give the category a name (60 characters at most).")})
+        raise InvalidInput(
+            {"label": N_("Please give the category a name (60 characters at most).")}
+        )
     slug = slug or slugify(label)
     if not slug:
         raise InvalidInput({"label": N_("Please use some letters or numbers in the name.")})

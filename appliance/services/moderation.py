@@ -25,7 +25,9 @@ def set_post_hidden(box: Box, actor: Actor | None, post_id: str, hidden: bool, r
     require_staff(actor)
     post = visible_post(actor, post_id)
     if post.hidden == hidden:
-        raise Conflict(N_("That post is already hidden.") if hidden else N_("That post is not hidden."))
+        raise Conflict(
+            N_("That post is already hidden.") if hidden else N_("That post is not hidden.")
+        )
     kind = "post.hidden" if hidden else "post.unhidden"
     box.log.append(kind, {"reason": _reason(reason, hidden)}, subject=post.id, author=actor.id)
 

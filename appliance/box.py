@@ -68,7 +68,12 @@ class Box:
         data_dir = Path(data_dir)
         if is_box(data_dir):
             raise BoxError(f"{data_dir} already holds a box; use another --data directory")
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A bad kith.toml must stop us before the key exists, or a retry finds a half box.
+        settings_mod.load(data_dir if data_dir.is_dir() else None, overrides)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise BoxError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _read_password(args) -> str:
             text = Path(args.admin_password_file).read_text(encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"cannot read the password file: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CommandError("the password file is not UTF-8 text") from None
         return text.rstrip("\r\n")
     if not sys.stdin.isatty():
         raise CommandError("no terminal to ask for a password; use --admin-password-file FILE")
@@ -39,15 +42,23 @@ def _read_password(args) -> str:
     return first
 
 
-def init_box(data_dir: Path, centre_name: str, admin_name: str, password: str) -> Box:
-    """Create a box with its centre and first admin; remove nothing on failure."""
+def init_box(data_dir: Path, centre_name: str, admin_name: str, password: str, now_ms=None) -> Box:
+    """Create a box with its centre and first admin, checking every input first.
+
+    `now_ms` replaces the box's clock (the demo stamps a fortnight of history).
+    """
     from appliance.services import accounts, centre
 
     if is_box(data_dir):
         raise CommandError(f"{data_dir} already holds a box; choose another --data directory")
-    if len(password) < accounts.PASSWORD_MIN:
-        raise CommandError("the admin password needs at least 8 characters; nothing was created")
+    try:
+        centre.check_centre_name(centre_name)
+        accounts.check_new_account(admin_name, password)
+    except ServiceError as exc:
+        raise CommandError(f"{exc}; nothing was created") from None
     box = Box.create(data_dir)
+    if now_ms is not None:
+        box.log.now_ms = now_ms
     centre.create_centre(box, centre_name)
     admin = accounts.sign_up(box, admin_name, password)
     box.log.append("role.granted", {"role": "admin", "expires": None}, subject=admin)
@@ -69,9 +80,16 @@ def cmd_demo(args) -> None:
 
     data_dir = _data_dir(args)
     if is_box(data_dir):
+        # An existing box's clock only moves forward, so its demo posts are stamped now.
         box = Box.open(data_dir)
     else:
-        box = init_box(data_dir, "Millbrook Community Centre", "Sam Patel", demo.DEMO_PASSWORD)
+        box = init_box(
+            data_dir,
+            "Millbrook Community Centre",
+            "Sam Patel",
+            demo.DEMO_PASSWORD,
+            now_ms=demo.history_clock(),
+        )
     if demo.already_filled():
         # Not an error: the README's demo command can be run again and still serve.
         print(f"{data_dir} already has the demo content; nothing added.")
@@ -89,9 +107,14 @@ def cmd_serve(args) -> None:
     box = Box.open(_data_dir(args))
     host = args.host or box.settings["host"]
     port = box.settings["port"] if args.port is None else args.port
-    server = waitress.create_server(
-        create_app(box), host=host, port=port, threads=box.settings["threads"], ident="kith"
-    )
+    # A burst of phones briefly outnumbering threads is normal, not worth a warning line.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    try:
+        server = waitress.create_server(
+            create_app(box), host=host, port=port, threads=box.settings["threads"], ident="kith"
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     # Printed after binding, with the real port, so `--port 0` can be used by scripts.
     print(
         f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True

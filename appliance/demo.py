@@ -1,8 +1,8 @@
 """Believable demo content for a newcomer: people, posts, a conversation, thanks.
 
 Everything goes through the same services a person would use, so the demo is also a
-walk through the rules. Records are stamped over the last fortnight with a stepping
-clock so the board has a history; the clock only moves forward, as an HLC must.
+walk through the rules. A new demo box is stamped over the last fortnight with a
+stepping clock (history_clock) so the board has a history.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import datetime
 
 from appliance.box import Box
 from appliance.errors import N_, Conflict
+from appliance.log import wall_clock_ms
 from appliance.models import Account
 from appliance.services import accounts, board, centre, members
 from appliance.services.accounts import login_key
@@ -145,16 +146,23 @@ POSTS = [
 ]
 
 
+def history_clock(real=wall_clock_ms):
+    """Return a clock that starts a fortnight ago and steps four hours per reading.
+
+    It never passes the real clock, and an HLC only moves forward, so it must be the
+    box's clock from its very first record for the history to show.
+    """
+    start = real() - 14 * DAY_MS
+    ticks = iter(range(start, real(), 4 * 3_600_000))
+    return lambda: next(ticks, None) or real()
+
+
 def fill(box: Box) -> int:
     """Add demo members, places and posts to an initialised box; return posts created."""
-    real_clock = box.log.now_ms
-    start = real_clock() - 14 * DAY_MS
-    ticks = iter(range(start, real_clock(), 45 * 60_000))
-    box.log.now_ms = lambda: next(ticks, None) or real_clock()
     try:
         return _fill(box)
     finally:
-        box.log.now_ms = real_clock
+        box.log.now_ms = wall_clock_ms
 
 
 def already_filled() -> bool:

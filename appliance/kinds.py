@@ -7,10 +7,10 @@ on user input so a person sees a friendly message before a record is ever built.
 
 from __future__ import annotations
 
-import datetime
 import re
 from dataclasses import dataclass, field
 
+from appliance.dates import parse_day
 from appliance.records import RecordError, unb64url
 
 NAME_MAX = 60
@@ -76,10 +76,10 @@ def _count(value):
 
 def _iso_date(value):
     try:
-        datetime.date.fromisoformat(value)
-    except (TypeError, ValueError):
+        parse_day(value)
+    except ValueError:
         return "must be a date YYYY-MM-DD"
-    return None if len(value) == 10 else "must be a date YYYY-MM-DD"
+    return None
 
 
 def _public_key(value):

@@ -177,6 +177,8 @@ class Log:
         limit = trusted[rec.origin]
         if limit is not None and rec.seq > limit:
             raise RecordError(f"origin was revoked after seq {limit}")
+        if rec.scope == "local" and rec.origin != self.origin:
+            raise RecordError("a record with scope local must never leave its box")
         if rec.origin in quarantined:
             raise RecordError("origin is quarantined after a fork; staff must decide")
         check_body(rec.fields)

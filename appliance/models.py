@@ -141,10 +141,7 @@ class Post(BaseModel):
     helper_count = IntegerField(default=0)
 
     class Meta:
-        indexes = (
-            (("hidden", "status_rank", "created_ms"), False),
-            (("created_ms",), False),
-        )
+        indexes = ((("created_ms",), False),)
 
 
 class Comment(BaseModel):

@@ -54,6 +54,16 @@ def refold(aggregate: str) -> None:
 
 
 def _fold_centre(root: Record, rest: list[Record]) -> None:
+    # A box writes one centre.created; should an origin sign two, every box keeps the
+    # first in the agreed order, so arrival order cannot decide which centre wins.
+    first = (
+        StoredRecord.select(StoredRecord.id)
+        .where((StoredRecord.origin == root.origin) & (StoredRecord.kind == "centre.created"))
+        .order_by(StoredRecord.hlc_ms, StoredRecord.hlc_c, StoredRecord.id)
+        .first()
+    )
+    if first.id != root.id:
+        return
     # Only the centre's own box may edit its lists.
     own = [r for r in rest if r.origin == root.origin]
     categories: dict[str, dict] = {}

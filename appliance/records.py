@@ -43,7 +43,12 @@ def unb64url(text: str) -> bytes:
     """Decode base64url without padding, refusing any other alphabet."""
     if not _B64URL.match(text):
         raise RecordError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Unused low bits would let one signature or key be spelled several ways; only the
+    # canonical spelling is accepted so the signed bytes of a record are unique.
+    if b64url(data) != text:
+        raise RecordError("not canonical base64url")
+    return data
 
 
 def canonical(obj: dict) -> bytes:
@@ -116,6 +121,10 @@ def _check_value(value: Any, path: str) -> None:
         if abs(value) > MAX_SAFE_INT:
             raise RecordError(f"{path}: integer outside ±2^53")
     elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError(f"{path}: string is not valid Unicode") from None
         if unicodedata.normalize("NFC", value) != value:
             raise RecordError(f"{path}: string is not NFC")
     elif isinstance(value, list):

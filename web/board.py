@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import time
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
+from appliance.db import database
 from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.services import board, board_queries, centre, moderation
 from web.context import actor, box
@@ -13,8 +25,28 @@ from web.errors import message_of
 bp = Blueprint("board", __name__)
 
 
+def _newest_record() -> int:
+    return database.execute_sql("SELECT max(rowid) FROM stored_record").fetchone()[0] or 0
+
+
 @bp.get("/")
 def index():
+    # Visitors all see the same page for the same query: keep it until a record arrives
+    # (local or synced: the newest rowid changes) or the minute turns (the "3 hours ago").
+    if actor() is not None or "_flashes" in session:
+        return _render_index()
+    pages = current_app.extensions.setdefault("kith_visitor_pages", {})
+    key = (request.query_string, _newest_record(), int(time.time() // 60))
+    page = pages.get(key)
+    if page is None:
+        page = _render_index()
+        if len(pages) >= 64:  # about 1 MB at most
+            pages.clear()
+        pages[key] = page
+    return page
+
+
+def _render_index():
     errors = {}
     try:
         filters = board_queries.parse_filters(request.args)

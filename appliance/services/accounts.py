@@ -11,6 +11,8 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from peewee import IntegrityError
+
 from appliance.box import Box
 from appliance.db import database
 from appliance.errors import N_, InvalidInput, NotAllowed, NotSignedIn
@@ -22,6 +24,7 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 CONTACT_MAX = 200
 STAFF_ROLES = ("staff", "admin")
+TAKEN = N_("Someone here already uses that name. Try adding an initial or a nickname.")
 
 
 @dataclass(frozen=True)
@@ -71,23 +74,14 @@ def actor_for(box: Box, member_id: str) -> Actor | None:
     return Actor(member.id, member.name, member.verified, current_roles(box, member.id))
 
 
-def _check_name(name: str, errors: dict) -> str:
+def check_new_account(name: str, password: str, contact: str = "") -> tuple[str, str, str]:
+    """Return cleaned (name, password, contact) or raise InvalidInput; needs no database."""
+    errors: dict[str, str] = {}
     name = " ".join((name or "").split())
     if not name:
         errors["name"] = N_("Please enter the name people will see.")
     elif len(name) > NAME_MAX:
         errors["name"] = N_("Please keep your name under 60 characters.")
-    elif Account.get_or_none(Account.login == login_key(name)):
-        errors["name"] = N_(
-            "Someone here already uses that name. Try adding an initial or a nickname."
-        )
-    return name
-
-
-def sign_up(box: Box, name: str, password: str, contact: str = "") -> str:
-    """Create a member (a signed record) with a local password; return the member id."""
-    errors: dict[str, str] = {}
-    name = _check_name(name, errors)
     password = password or ""
     if len(password) < PASSWORD_MIN:
         errors["password"] = N_("Please use at least 8 characters.")
@@ -98,12 +92,29 @@ def sign_up(box: Box, name: str, password: str, contact: str = "") -> str:
         errors["contact"] = N_("Please keep contact details under 200 characters.")
     if errors:
         raise InvalidInput(errors)
+    return name, password, contact
+
+
+def sign_up(box: Box, name: str, password: str, contact: str = "") -> str:
+    """Create a member (a signed record) with a local password; return the member id."""
+    try:
+        name, password, contact = check_new_account(name, password, contact)
+    except InvalidInput as exc:
+        if "name" not in exc.fields and Account.get_or_none(Account.login == login_key(name)):
+            exc.fields["name"] = TAKEN
+        raise
+    if Account.get_or_none(Account.login == login_key(name)):
+        raise InvalidInput({"name": TAKEN})
     password_hash = hash_password(password)  # slow: outside the write transaction
-    with database.atomic():
-        rec = box.log.append("member.joined", {"name": name})
-        Account.create(member=rec.id, login=login_key(name), password_hash=password_hash)
-        if contact:
-            MemberPrivate.create(member=rec.id, contact=contact)
+    try:
+        with database.atomic():
+            rec = box.log.append("member.joined", {"name": name})
+            Account.create(member=rec.id, login=login_key(name), password_hash=password_hash)
+            if contact:
+                MemberPrivate.create(member=rec.id, contact=contact)
+    except IntegrityError:
+        # Someone took the name between the check and the write; nothing was kept.
+        raise InvalidInput({"name": TAKEN}) from None
     return rec.id
 
 

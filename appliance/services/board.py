@@ -6,6 +6,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 from appliance.box import Box
+from appliance.dates import parse_day
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.kinds import COMMENT_MAX, DETAILS_MAX, NOTE_MAX, PLACE_MAX, POST_TYPES, TITLE_MAX
 from appliance.models import Helper, Post
@@ -61,9 +62,7 @@ def check_post(box: Box, data: dict, only: tuple[str, ...] = POST_FIELDS) -> dic
         body["needed_by"] = raw or None
         if raw:
             try:
-                day = datetime.date.fromisoformat(raw)
-                if len(raw) != 10:
-                    raise ValueError(raw)
+                day = parse_day(raw)
             except ValueError:
                 errors["needed_by"] = N_("Please give the date as YYYY-MM-DD.")
             else:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from peewee import SQL, fn
 
 from appliance.box import Box
+from appliance.dates import parse_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import POST_TYPES
 from appliance.models import Comment, Helper, Member, Post, Thanks
@@ -63,12 +64,15 @@ def parse_filters(args: Mapping[str, str]) -> BoardFilters:
         errors["status"] = N_("Status must be open, on_it or resolved.")
     if values["when"] and values["when"] not in WHEN:
         errors["when"] = N_("Time must be today, week or month.")
+    days = {}
     for name in ("from", "to"):
         if values[name]:
             try:
-                datetime.date.fromisoformat(values[name])
+                days[name] = parse_day(values[name])
             except ValueError:
                 errors[name] = N_("Please give the date as YYYY-MM-DD.")
+    if len(days) == 2 and days["from"] > days["to"]:
+        errors["to"] = N_("The end date is before the start date.")
     if len(values["q"]) > 200:
         errors["q"] = N_("Please search with fewer words.")
     try:
@@ -99,9 +103,9 @@ def _time_range(box: Box, f: BoardFilters) -> tuple[int | None, int | None]:
     elif f.when == "month":
         start = _day_start_ms(today.replace(day=1), zone)
     if f.from_:
-        start = max(start or 0, _day_start_ms(datetime.date.fromisoformat(f.from_), zone))
+        start = max(start or 0, _day_start_ms(parse_day(f.from_), zone))
     if f.to:
-        end = _day_start_ms(datetime.date.fromisoformat(f.to) + datetime.timedelta(days=1), zone)
+        end = _day_start_ms(parse_day(f.to) + datetime.timedelta(days=1), zone)
     return start, end
 
 
@@ -171,16 +175,20 @@ def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
     if f.place:
         query = query.where(fn.lower(Post.place) == f.place.lower())
     if f.status:
-        query = query.where(Post.status == f.status)
+        # status_rank follows status one to one, and leads the board's index.
+        query = query.where(Post.status_rank == STATUS_RANK[f.status])
     start, end = _time_range(box, f)
     if start is not None:
         query = query.where(Post.created_ms >= start)
     if end is not None:
         query = query.where(Post.created_ms < end)
-    match = fts_query(f.q) if f.q else None
-    if f.q and match:
+    if f.q:
+        match = fts_query(f.q)
+        # Only punctuation: no word can match, so nothing is found (not everything).
         query = query.where(
             Post.id.in_(SQL("(SELECT post_id FROM post_fts WHERE post_fts MATCH ?)", [match]))
+            if match
+            else SQL("0")
         )
     total = query.count()
     size = box.settings["page_size"]

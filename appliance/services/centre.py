@@ -22,13 +22,19 @@ DEFAULT_CATEGORIES = [
 ]
 
 
-def create_centre(box: Box, name: str) -> str:
-    """Write the box's first record (the centre) and its starting categories."""
+def check_centre_name(name: str) -> str:
+    """Return the cleaned centre name or raise InvalidInput; needs no database."""
     name = " ".join((name or "").split())
     if not name or len(name) > CENTRE_NAME_MAX:
         raise InvalidInput(
             {"centre": N_("Please give the centre a name (100 characters at most).")}
         )
+    return name
+
+
+def create_centre(box: Box, name: str) -> str:
+    """Write the box's first record (the centre) and its starting categories."""
+    name = check_centre_name(name)
     rec = box.log.append("centre.created", {"name": name, "timezone": box.settings["timezone"]})
     for slug, label in DEFAULT_CATEGORIES:
         box.log.append(

@@ -7,6 +7,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from appliance.box import Box
+from appliance.dates import parse_day
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.models import Member
 from appliance.services.accounts import STAFF_ROLES, Actor, current_roles, require_member
@@ -48,7 +49,7 @@ def _expiry_ms(box: Box, expires: str | None) -> int | None:
     if not expires:
         return None
     try:
-        day = datetime.date.fromisoformat(expires)
+        day = parse_day(expires)
     except ValueError:
         raise InvalidInput({"expires": N_("Please give the date as YYYY-MM-DD.")}) from None
     zone = ZoneInfo(box.settings["timezone"])
@@ -81,6 +82,7 @@ def revoke_role(box: Box, actor: Actor | None, member_id: str, role: str) -> Non
     """Take a role away from a member on this box."""
     require_staff(actor)
     member = _member(member_id)
+    role = (role or "").strip().lower()
     if role in STAFF_ROLES and not actor.is_admin:
         raise NotAllowed(N_("Only an admin can remove staff or admin."))
     if role not in current_roles(box, member.id):

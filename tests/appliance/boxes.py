@@ -81,9 +81,7 @@ def snapshot() -> dict[str, list[tuple]]:
     """
     dump: dict[str, list[tuple]] = {}
     for model in PROJECTIONS:
-        fields = [
-            f for f in model._meta.sorted_fields if not isinstance(f, AutoField)
-        ]
+        fields = [f for f in model._meta.sorted_fields if not isinstance(f, AutoField)]
         rows = model.select(*fields).tuples()
         dump[model._meta.table_name] = sorted(rows, key=repr)
     fts = database.execute_sql("SELECT post_id, title, details, place FROM post_fts")

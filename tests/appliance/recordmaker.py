@@ -50,8 +50,8 @@ def key_from_name(name: str) -> Ed25519PrivateKey:
 class Origin:
     """A made-up box: its key, and the seq, prev and hlc of its chain so far."""
 
-    def __init__(self, name: str, start_ms: int = BASE_MS):
-        self.key = key_from_name(name)
+    def __init__(self, name: str, start_ms: int = BASE_MS, key: Ed25519PrivateKey | None = None):
+        self.key = key or key_from_name(name)
         self.origin = public_key_text(self.key)
         self.seq = 0
         self.prev: str | None = None

@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or str(
     Path(sys.executable).parent / "kith"
 )

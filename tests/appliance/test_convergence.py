@@ -13,7 +13,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from boxes import snapshot, trust
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings

@@ -18,6 +18,9 @@ PRAGMAS = {
     # power cut can never make the box reuse a seq it already sent to a peer.
     "synchronous": 2,
     "busy_timeout": 10_000,
+    # 512 KiB of page cache per connection (one per server thread) instead of 2 MiB:
+    # the board reads a few index pages per request and the box has little memory.
+    "cache_size": -512,
 }
 
 

@@ -52,6 +52,11 @@ class BoardFilters:
     def active(self) -> bool:
         return any(v for k, v in self.as_args().items() if k != "page")
 
+    @property
+    def narrowed(self) -> bool:
+        """True if a filter beyond search and kind is set (the page shows them unfolded)."""
+        return any((self.category, self.place, self.status, self.when, self.from_, self.to))
+
 
 def parse_filters(args: Mapping[str, str]) -> BoardFilters:
     """Read filters from query arguments; raise InvalidInput naming any bad one."""

@@ -16,9 +16,12 @@
   chat.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.classList.contains("chat-form")) return;
+    var pressed = event.submitter;
+    // Posting ends on the new post's page: let the browser go there itself, so the
+    // one-time "your post is on the board" message is shown on that page.
+    if (form.elements.step.value === "review" && !(pressed && pressed.name === "back")) return;
     event.preventDefault();
     var data = new FormData(form);
-    var pressed = event.submitter;
     if (pressed && pressed.name) data.append(pressed.name, pressed.value);
     chat.classList.add("busy");
     chat.setAttribute("aria-busy", "true");

@@ -26,7 +26,7 @@ CENTRE_NAME_MAX = 100
 POST_TYPES = ("need", "offer", "should")
 HELP_MODES = ("can_help", "on_it")
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _HEX_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -44,7 +44,7 @@ def _text(max_len: int, *, empty: bool = False):
 
 
 def _slug(value):
-    if not (isinstance(value, str) and _SLUG.match(value)):
+    if not (isinstance(value, str) and SLUG.match(value)):
         return "must be a slug (a-z, 0-9, -)"
     return None
 

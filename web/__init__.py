@@ -31,7 +31,6 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.extensions["kith_box"] = box
 
-    csrf.init_app(app)
     Babel(app)
 
     @app.before_request
@@ -41,9 +40,12 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
 
     from web import accounts, api, board, errors, posting, staff, templating
 
+    # Load the actor before CSRF checks run, so even a refused form's page knows who
+    # is signed in.
+    accounts.init_app(app)
+    csrf.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
-    accounts.init_app(app)
     app.register_blueprint(board.bp)
     app.register_blueprint(posting.bp)
     app.register_blueprint(accounts.bp)

@@ -20,7 +20,14 @@ def init_app(app) -> None:
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths, so a crafted link cannot bounce someone to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers and werkzeug drop tabs and newlines and read "\\" as "/", so a target
+    # holding any of them could turn into "//other.site" on the way out.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
+    ):
         return target
     return url_for("board.index")
 

@@ -47,12 +47,7 @@ def index():
 
 
 def _render_index():
-    errors = {}
-    try:
-        filters = board_queries.parse_filters(request.args)
-    except InvalidInput as exc:
-        errors = exc.fields
-        filters = board_queries.BoardFilters()
+    filters, errors = board_queries.read_filters(request.args)
     data = board_queries.list_posts(box(), actor(), filters)
     return render_template(
         "board/index.html",
@@ -173,12 +168,20 @@ def hide(post_id):
 @bp.post("/comments/<comment_id>/hide")
 def hide_comment(comment_id):
     hidden = request.form.get("hidden") != "0"
-    post_id = request.form.get("post", "")
-    return _act(
-        post_id,
-        lambda: moderation.set_comment_hidden(
+    post_id = moderation.post_of_comment(comment_id)
+    try:
+        moderation.set_comment_hidden(
             box(), actor(), comment_id, hidden, request.form.get("reason", "")
-        ),
-        _("The comment is hidden.") if hidden else _("The comment is visible again."),
-        "#comments",
-    )
+        )
+    except InvalidInput as exc:
+        # Every comment has its own reason box: show the problem at this comment's.
+        return render_post(
+            post_id,
+            errors={"comment_reason": exc.fields["reason"]},
+            form={"comment": comment_id, "comment_reason": request.form.get("reason", "")},
+            status=400,
+        )
+    except (Conflict, NotAllowed) as exc:
+        return render_post(post_id, problem=message_of(exc), status=exc.status)
+    flash(_("The comment is hidden.") if hidden else _("The comment is visible again."))
+    return redirect(url_for("board.post", post_id=post_id) + "#comments")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed
@@ -13,12 +14,13 @@ from web.errors import message_of
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-def _members_page(errors=None, problem=None, status=200):
+def _members_page(errors=None, problem=None, status=200, editing=None):
     listing = members.list_members(box(), actor(), request.args.get("q", ""))
     return render_template(
         "staff/members.html",
         members=listing,
         errors=errors or {},
+        editing=editing,
         problem=problem,
         form=request.form,
         q=request.args.get("q", ""),
@@ -68,7 +70,7 @@ def verify(member_id):
 @bp.post("/members/<member_id>/roles")
 def grant(member_id):
     return _act(
-        _members_page,
+        lambda **kw: _members_page(editing=member_id, **kw),
         lambda: members.grant_role(
             box(),
             actor(),
@@ -96,10 +98,17 @@ def centre_page():
     return _centre_page()
 
 
+def _category_page(errors=None, problem=None, status=200):
+    # A rename's error belongs to that category's row, not to the "New category" box.
+    if errors and request.form.get("slug"):
+        return _centre_page(problem=gettext(next(iter(errors.values()))), status=status)
+    return _centre_page(errors=errors, problem=problem, status=status)
+
+
 @bp.post("/centre/categories")
 def set_category():
     return _act(
-        _centre_page,
+        _category_page,
         lambda: centre.set_category(
             box(),
             actor(),

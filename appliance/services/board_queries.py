@@ -19,7 +19,7 @@ from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import POST_TYPES
-from appliance.models import Comment, Helper, Member, Post, Thanks
+from appliance.models import Category, Comment, Helper, Member, Post, Thanks
 from appliance.projection import STATUS_RANK
 from appliance.services.accounts import Actor
 from appliance.services.board import visible_post
@@ -58,13 +58,18 @@ class BoardFilters:
         return any((self.category, self.place, self.status, self.when, self.from_, self.to))
 
 
-def parse_filters(args: Mapping[str, str]) -> BoardFilters:
-    """Read filters from query arguments; raise InvalidInput naming any bad one."""
+def read_filters(args: Mapping[str, str]) -> tuple[BoardFilters, dict[str, str]]:
+    """Read filters from query arguments: the valid ones, and what is wrong with the rest."""
     get = lambda name: (args.get(name) or "").strip()  # noqa: E731
     errors = {}
     values = {name: get(name) for name in FILTER_NAMES}
     if values["type"] and values["type"] not in POST_TYPES:
         errors["type"] = N_("Unknown kind of post.")
+    if (
+        values["category"]
+        and not Category.select().where(Category.slug == values["category"]).exists()
+    ):
+        errors["category"] = N_("There is no such category.")
     if values["status"] and values["status"] not in STATUS_RANK:
         errors["status"] = N_("Status must be open, on_it or resolved.")
     if values["when"] and values["when"] not in WHEN:
@@ -87,10 +92,18 @@ def parse_filters(args: Mapping[str, str]) -> BoardFilters:
     except ValueError:
         errors["page"] = N_("Page must be a positive number.")
         page = 1
+    for name in errors:
+        values.pop(name, None)  # a bad filter is left out, the others still apply
+    values["from_"] = values.pop("from", "")
+    return BoardFilters(page=page, **values), errors
+
+
+def parse_filters(args: Mapping[str, str]) -> BoardFilters:
+    """Read filters from query arguments; raise InvalidInput naming any bad one."""
+    filters, errors = read_filters(args)
     if errors:
         raise InvalidInput(errors, N_("Some filters were not understood."))
-    values["from_"] = values.pop("from")
-    return BoardFilters(page=page, **values)
+    return filters
 
 
 def _day_start_ms(day: datetime.date, zone: ZoneInfo) -> int:

@@ -7,7 +7,7 @@ import unicodedata
 
 from appliance.box import Box
 from appliance.errors import N_, InvalidInput, NotFound
-from appliance.kinds import CENTRE_NAME_MAX, LABEL_MAX, PLACE_MAX
+from appliance.kinds import CENTRE_NAME_MAX, LABEL_MAX, PLACE_MAX, SLUG
 from appliance.models import Category, Place
 from appliance.services.accounts import Actor
 from appliance.services.members import require_staff
@@ -82,7 +82,7 @@ def set_category(
             {"label": N_("Please give the category a name (60 characters at most).")}
         )
     slug = slug or slugify(label)
-    if not slug:
+    if not SLUG.match(slug):
         raise InvalidInput({"label": N_("Please use some letters or numbers in the name.")})
     box.log.append(
         "category.set",

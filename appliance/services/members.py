@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
-from appliance.models import Member
+from appliance.models import Member, MemberPrivate
 from appliance.services.accounts import STAFF_ROLES, Actor, current_roles, require_member
 
 # Roles with a meaning today; later features add theirs (driver, coordinator, organiser).
@@ -93,9 +93,15 @@ def revoke_role(box: Box, actor: Actor | None, member_id: str, role: str) -> Non
 def list_members(box: Box, actor: Actor | None, query: str = "") -> list[dict]:
     """Return members for the staff page, with their roles on this box."""
     require_staff(actor)
-    members = Member.select().order_by(Member.name)
-    if query:
-        members = members.where(Member.name.contains(query.strip()))
+    found = Member.select().order_by(Member.name)
+    if query.strip():
+        found = found.where(Member.name.contains(query.strip()))
+    members = list(found.limit(200))
+    # Contact details stay on this box and reach staff only (require_staff above).
+    contacts = {
+        p.member: p.contact
+        for p in MemberPrivate.select().where(MemberPrivate.member.in_([m.id for m in members]))
+    }
     return [
         {
             "id": m.id,
@@ -103,6 +109,7 @@ def list_members(box: Box, actor: Actor | None, query: str = "") -> list[dict]:
             "verified": m.verified,
             "local": m.origin == box.origin,
             "roles": sorted(current_roles(box, m.id)),
+            "contact": contacts.get(m.id),
         }
-        for m in members.limit(200)
+        for m in members
     ]

@@ -32,6 +32,14 @@ def set_post_hidden(box: Box, actor: Actor | None, post_id: str, hidden: bool, r
     box.log.append(kind, {"reason": _reason(reason, hidden)}, subject=post.id, author=actor.id)
 
 
+def post_of_comment(comment_id: str) -> str:
+    """Return the id of the post a comment belongs to, or raise NotFound."""
+    comment = Comment.get_or_none(Comment.id == comment_id)
+    if comment is None:
+        raise NotFound(N_("That comment does not exist."))
+    return comment.post
+
+
 def set_comment_hidden(
     box: Box, actor: Actor | None, comment_id: str, hidden: bool, reason: str
 ) -> str:

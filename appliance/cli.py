@@ -102,6 +102,7 @@ def cmd_demo(args) -> None:
 def cmd_serve(args) -> None:
     import waitress
 
+    from sync import server as sync_server
     from web import create_app
 
     box = Box.open(_data_dir(args))
@@ -109,9 +110,11 @@ def cmd_serve(args) -> None:
     port = box.settings["port"] if args.port is None else args.port
     # A burst of phones briefly outnumbering threads is normal, not worth a warning line.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    app = create_app(box)
+    sync_server.init_app(app)
     try:
         server = waitress.create_server(
-            create_app(box), host=host, port=port, threads=box.settings["threads"], ident="kith"
+            app, host=host, port=port, threads=box.settings["threads"], ident="kith"
         )
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
@@ -141,6 +144,79 @@ def cmd_log_verify(args) -> None:
     print(f"All {count} records verify.")
 
 
+def cmd_peer_list(args) -> None:
+    from appliance.services import peers
+
+    box = Box.open(_data_dir(args))
+    print(f"This box: {box.centre.name}, fingerprint {peers.fingerprint(box.origin)}")
+    listed = peers.list_peers(box)
+    if not listed:
+        print("No other boxes yet. Add one with: kith peer add http://ADDRESS:PORT")
+    for p in listed:
+        state = "paired" if p["paired"] else f"waiting: confirm code {p['code']} on both boxes"
+        print(f"- {p['name']} ({p['fingerprint']}) {p['url'] or '(calls us)'}: {state}")
+        if p["last_error"]:
+            print(f"  last error: {p['last_error']}")
+    print("Origins this box accepts records from:")
+    for t in peers.trust_report(box):
+        limit = "" if t["last_seq"] is None else f", up to seq {t['last_seq']}"
+        print(f"- {t['name']}: {t['why']}{limit}")
+
+
+def cmd_peer_add(args) -> None:
+    from appliance.services import peers
+    from sync.client import SyncError, request_pairing
+
+    box = Box.open(_data_dir(args))
+    try:
+        hello = request_pairing(box, args.address)
+    except SyncError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Met {hello['name']} (fingerprint {hello['fingerprint']}).")
+    print(f"Pairing code: {peers.pairing_code(box.origin, hello['origin'])}")
+    print("Check that both boxes show this code, then run `kith peer confirm CODE` on both.")
+
+
+def cmd_peer_confirm(args) -> None:
+    from appliance.services import peers
+
+    box = Box.open(_data_dir(args))
+    peer = peers.confirm(box, args.code)
+    print(f"Paired with {peer.name}. Run `kith sync` to exchange records.")
+
+
+def cmd_peer_revoke(args) -> None:
+    from appliance.services import peers
+
+    box = Box.open(_data_dir(args))
+    last = peers.revoke(box, args.peer)
+    print(f"Revoked {args.peer}: records after seq {last} from it are refused from now on.")
+
+
+def cmd_sync(args) -> None:
+    from appliance.services import peers
+    from sync.client import sync_round
+
+    box = Box.open(_data_dir(args))
+    targets = [peers.find(args.peer)] if args.peer else []
+    if not targets:
+        targets = [p for p in peers.list_peers(box) if p["paired"] and p["url"]]
+    if not targets:
+        raise CommandError("no paired peer with an address; see `kith peer list`")
+    failed = 0
+    for target in targets:
+        origin = target["origin"] if isinstance(target, dict) else target.origin
+        result = sync_round(box, origin)
+        line = f"{result.name}: {result.pulled} in, {result.pushed} out, {result.pages} pages"
+        if result.error:
+            failed += 1
+            print(f"{line}; stopped: {result.error}", flush=True)
+        else:
+            print(line, flush=True)
+    if failed:
+        raise CommandError(f"{failed} of {len(targets)} peers did not finish; run it again later")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for `kith`."""
     data = argparse.ArgumentParser(add_help=False)
@@ -167,6 +243,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to listen on (setting: host)")
     p.add_argument("--port", type=int, help="port to listen on, 0 for any free one (setting: port)")
     p.set_defaults(func=cmd_serve)
+
+    peer = sub.add_parser("peer", help="other boxes: pair, list, revoke")
+    peer_sub = peer.add_subparsers(dest="peer_command", required=True, metavar="COMMAND")
+    p = peer_sub.add_parser("list", parents=[data], help="boxes met, paired, and trusted origins")
+    p.set_defaults(func=cmd_peer_list)
+    p = peer_sub.add_parser("add", parents=[data], help="introduce this box to one by address")
+    p.add_argument("address", help="the other box's address, e.g. http://192.168.1.20:8080")
+    p.set_defaults(func=cmd_peer_add)
+    p = peer_sub.add_parser("confirm", parents=[data], help="pair after checking the code")
+    p.add_argument("code", help="the six-digit code both boxes show")
+    p.set_defaults(func=cmd_peer_confirm)
+    p = peer_sub.add_parser("revoke", parents=[data], help="stop trusting a peer")
+    p.add_argument("peer", help="the peer's name or fingerprint")
+    p.set_defaults(func=cmd_peer_revoke)
+
+    p = sub.add_parser("sync", parents=[data], help="exchange records with paired peers now")
+    p.add_argument("--peer", help="only this peer (name or fingerprint)")
+    p.set_defaults(func=cmd_sync)
 
     log = sub.add_parser("log", help="the signed record log")
     log_sub = log.add_subparsers(dest="log_command", required=True, metavar="COMMAND")

@@ -49,8 +49,14 @@ def _step_1(db: SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX post_board_staff ON post (status_rank, created_ms DESC, id)")
 
 
+def _step_2(db: SqliteDatabase) -> None:
+    from appliance import models
+
+    db.create_tables(models.SYNC)
+
+
 # Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.
-STEPS = [_step_1]
+STEPS = [_step_1, _step_2]
 
 
 def migrate(db: SqliteDatabase) -> None:

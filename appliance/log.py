@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from peewee import SQL
+from peewee import SQL, fn
 
 from appliance import projection
 from appliance.db import database
@@ -73,6 +73,18 @@ class IngestResult:
         return not self.rejected
 
 
+def _limits(rows) -> dict[str, int | None]:
+    """Fold trust rows into {origin: last valid seq, or None for no limit}."""
+    limits: dict[str, int | None] = {}
+    for row in rows:
+        current = limits.get(row.origin, 0)
+        if row.last_seq is None or current is None:
+            limits[row.origin] = None
+        else:
+            limits[row.origin] = max(current, row.last_seq)
+    return limits
+
+
 class Fork(Exception):
     """Two valid records claim the same place in one origin's chain."""
 
@@ -105,13 +117,54 @@ class Log:
     def version_vector(self) -> dict[str, int]:
         """Return {origin: highest contiguous seq} over everything stored."""
         vector: dict[str, int] = {}
-        rows = StoredRecord.select(StoredRecord.origin, StoredRecord.seq).order_by(
-            StoredRecord.origin, StoredRecord.seq
-        )
-        for origin, seq in rows.tuples():
-            if seq == vector.get(origin, 0) + 1:
-                vector[origin] = seq
+        totals = StoredRecord.select(
+            StoredRecord.origin, fn.MAX(StoredRecord.seq), fn.COUNT(StoredRecord.id)
+        ).group_by(StoredRecord.origin)
+        for origin, highest, count in totals.tuples():
+            if highest == count:  # seqs start at 1 and are unique: no gap
+                vector[origin] = highest
+                continue
+            # Walk only an origin that has a gap (records arrived out of order).
+            seqs = StoredRecord.select(StoredRecord.seq).where(StoredRecord.origin == origin)
+            contiguous = 0
+            for (seq,) in seqs.order_by(StoredRecord.seq).tuples():
+                if seq != contiguous + 1:
+                    break
+                contiguous = seq
+            if contiguous:
+                vector[origin] = contiguous
         return vector
+
+    def records_after(
+        self, origin: str, after: int, upto: int, max_records: int, max_bytes: int
+    ) -> tuple[list[bytes], int]:
+        """Return a page of an origin's records with after < seq <= upto, and the seq it
+        reaches.
+
+        Records with scope local are passed over but still counted in the seq reached,
+        so a peer's cursor moves past them although it never sees them. A page holds at
+        least one record however large, so paging always makes progress.
+        """
+        query = (
+            StoredRecord.select(StoredRecord.seq, StoredRecord.scope, StoredRecord.raw)
+            .where(
+                (StoredRecord.origin == origin)
+                & (StoredRecord.seq > after)
+                & (StoredRecord.seq <= upto)
+            )
+            .order_by(StoredRecord.seq)
+            .limit(max_records)
+        )
+        page, size, reached = [], 0, after
+        for seq, scope, raw in query.tuples().iterator():
+            if scope == "federation":
+                raw = bytes(raw)
+                if page and size + len(raw) + 1 > max_bytes:
+                    break
+                page.append(raw)
+                size += len(raw) + 1
+            reached = seq
+        return page, reached
 
     # --- writing ---------------------------------------------------------------------
 
@@ -158,17 +211,21 @@ class Log:
     # --- receiving -------------------------------------------------------------------
 
     def trusted_origins(self) -> dict[str, int | None]:
-        """Return the origins this box accepts, each with its last valid seq (None: no limit)."""
-        trusted: dict[str, int | None] = {self.origin: None}
-        for row in TrustedOrigin.select().where(TrustedOrigin.truster == self.origin):
-            if row.origin == self.origin:
-                continue
-            current = trusted.get(row.origin, 0)
-            if row.last_seq is None or current is None:
-                trusted[row.origin] = None
-            else:
-                trusted[row.origin] = max(current, row.last_seq)
-        return trusted
+        """Return the origins this box accepts, each with its last valid seq (None: no limit).
+
+        Trust reaches one step: this box's own grants (pairing), then the grants of the
+        peers it trusts without limit, so centre A learns centre C's records through
+        hub B. A grant or revocation of this box's own always wins over a relayed one.
+        """
+        direct = _limits(TrustedOrigin.select().where(TrustedOrigin.truster == self.origin))
+        direct.pop(self.origin, None)
+        peers = [origin for origin, limit in direct.items() if limit is None]
+        relayed = _limits(
+            TrustedOrigin.select().where(
+                TrustedOrigin.truster.in_(peers) & TrustedOrigin.origin.not_in([self.origin])
+            )
+        )
+        return {**relayed, **direct, self.origin: None}
 
     def _check_acceptable(self, rec: Record, trusted: dict, quarantined: set, now: int) -> None:
         """Raise RecordError unless a verified record may enter this box."""
@@ -191,11 +248,14 @@ class Log:
                 f"(limit {self.max_clock_ahead_ms // 1000} s)"
             )
 
-    def ingest(self, lines: Iterable[bytes | str]) -> IngestResult:
+    def ingest(
+        self, lines: Iterable[bytes | str], *, also: Callable[[], None] | None = None
+    ) -> IngestResult:
         """Verify, store and apply a batch of wire records; all of it or none of it.
 
         Duplicates (already stored) are skipped, so ingesting twice changes nothing.
-        A fork quarantines its origin even though the batch is refused.
+        A fork quarantines its origin even though the batch is refused. `also` runs in
+        the same transaction once the batch is stored (sync advances its cursor there).
         """
         result = IngestResult()
         trusted = self.trusted_origins()
@@ -224,6 +284,8 @@ class Log:
         try:
             with database.atomic():
                 self._ingest_verified(batch, result)
+                if also is not None:
+                    also()
         except Fork as fork:
             self._quarantine(fork)
             result.accepted.clear()

@@ -206,6 +206,38 @@ class MemberPrivate(BaseModel):
     contact = TextField()
 
 
+class Peer(BaseModel):
+    """Another box this one has met: where to reach it and how syncing with it went.
+
+    Whether it is trusted is a signed record (trust.granted); this row is local state.
+    """
+
+    origin = CharField(primary_key=True)
+    name = CharField()
+    url = CharField(null=True)  # null: it reaches us (behind NAT), we never call it
+    added_ms = IntegerField()
+    last_sync_ms = IntegerField(null=True)
+    last_error = TextField(null=True)
+    records_in = IntegerField(default=0)
+    records_out = IntegerField(default=0)
+
+
+class PeerCursor(BaseModel):
+    """How far this box has read each origin's chain from one peer.
+
+    Advanced in the transaction that stores the records, so a dropped connection
+    resumes where it stopped; it also steps over records the peer keeps local.
+    """
+
+    peer = CharField()
+    origin = CharField()
+    seq = IntegerField()
+
+    class Meta:
+        indexes = ((("peer", "origin"), True),)
+
+
 PROJECTIONS = [Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks, TrustedOrigin]
 LOCAL = [Account, LoginSession, MemberPrivate]
+SYNC = [Peer, PeerCursor]  # added by schema step 2
 ALL_MODELS = [StoredRecord, BoxState, Quarantine, *PROJECTIONS, *LOCAL]

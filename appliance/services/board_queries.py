@@ -19,7 +19,7 @@ from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import POST_TYPES
-from appliance.models import Category, Comment, Helper, Member, Post, Thanks
+from appliance.models import Category, Centre, Comment, Helper, Member, Post, Thanks
 from appliance.projection import STATUS_RANK
 from appliance.services.accounts import Actor
 from appliance.services.board import visible_post
@@ -157,10 +157,21 @@ def _ms_iso(ms: int | None) -> str | None:
     )
 
 
-def serialize_summary(post: Post, members: dict, labels: dict, staff: bool) -> dict:
-    """Return the list form of a post, shared by the board page and the API."""
+def other_centres(box: Box) -> dict[str, str]:
+    """Return {origin: centre name} for every other centre whose records this box holds."""
+    return {c.origin: c.name for c in Centre.select().where(Centre.origin != box.origin)}
+
+
+def serialize_summary(
+    post: Post, members: dict, labels: dict, staff: bool, centres: dict, here: str
+) -> dict:
+    """Return the list form of a post, shared by the board page and the API.
+
+    `centre` names the centre a post comes from when it is not this box's own.
+    """
     data = {
         "id": post.id,
+        "centre": None if post.origin == here else centres.get(post.origin, "another centre"),
         "type": post.type,
         "title": post.title,
         "excerpt": post.details[:160] + ("…" if len(post.details) > 160 else ""),
@@ -216,8 +227,9 @@ def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
     )
     members = _members(p.author for p in posts)
     labels = category_labels(box)
+    centres = other_centres(box)
     return {
-        "posts": [serialize_summary(p, members, labels, staff) for p in posts],
+        "posts": [serialize_summary(p, members, labels, staff, centres, box.origin) for p in posts],
         "total": total,
         "page": f.page,
         "pages": pages,
@@ -242,7 +254,9 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
         + [t.giver for t in thanks]
         + [t.helper for t in thanks]
     )
-    data = serialize_summary(post, members, category_labels(box), staff)
+    data = serialize_summary(
+        post, members, category_labels(box), staff, other_centres(box), box.origin
+    )
     del data["excerpt"]
     me = viewer.id if viewer else None
     mine = next((h for h in helpers if h.member == me), None)

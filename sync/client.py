@@ -1,0 +1,149 @@
+"""The calling side of sync: pair with a box by address, and run a round with a peer.
+
+A round pulls pages until the peer has nothing more we accept, then pushes what the
+peer lacks. Every pulled page is applied through `Log.ingest` together with the
+cursor, so a round cut off at any point resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import urllib.parse
+from dataclasses import dataclass, field
+
+from appliance.box import Box
+from appliance.services import peers
+from sync import exchange
+from sync.auth import sign_request
+
+TIMEOUT_S = 30
+
+
+class SyncError(Exception):
+    """A round or a pairing that could not finish; the message is for staff."""
+
+
+@dataclass
+class RoundResult:
+    """What one round with one peer did."""
+
+    peer: str
+    name: str
+    pulled: int = 0
+    pushed: int = 0
+    duplicates: int = 0
+    pages: int = 0
+    error: str | None = None
+    rejected: list[str] = field(default_factory=list)
+
+
+def _request(box: Box, url: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """Send one signed request to a box; return (status, body)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise SyncError(f"{url} is not an http:// address of a box")
+    full_path = (parts.path.rstrip("/") or "") + path
+    method = "GET" if body is None else "POST"
+    headers = sign_request(box.log.key, method, full_path, body or b"", box.log.now_ms())
+    headers["Content-Type"] = "application/json"
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=TIMEOUT_S)
+    try:
+        conn.request(method, full_path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except OSError as exc:
+        raise SyncError(f"cannot reach {url}: {exc.strerror or exc}") from None
+    except http.client.HTTPException as exc:
+        raise SyncError(f"{url} answered something that is not HTTP: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _error_of(status: int, body: bytes) -> str:
+    try:
+        return f"{status}: {json.loads(body)['error']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{status}: {body[:200]!r}"
+
+
+def request_pairing(box: Box, url: str) -> dict:
+    """Introduce this box to the box at `url`; return its hello with the pairing code.
+
+    Nothing is trusted yet: staff at both boxes must confirm the same code.
+    """
+    own_url = None  # a box behind NAT is reached by nobody; it calls its peers
+    body = json.dumps({"name": box.centre.name, "url": own_url}).encode()
+    status, answer = _request(box, url, "/sync/v1/pair", body)
+    if status != 200:
+        raise SyncError(f"{url} refused to pair ({_error_of(status, answer)})")
+    hello = json.loads(answer)
+    peers.remember(box, hello["origin"], hello["name"], url.rstrip("/"))
+    expected = peers.pairing_code(box.origin, hello["origin"])
+    if hello.get("code") != expected:
+        raise SyncError("the other box computed a different code: do not pair")
+    return hello
+
+
+def sync_round(box: Box, peer_origin: str) -> RoundResult:
+    """Pull from and push to one paired peer until both hold what the other may send."""
+    peer = peers.find(peer_origin)
+    result = RoundResult(peer.origin, peer.name)
+    try:
+        if not peer.url:
+            raise SyncError(f"{peer.name} has no address; it syncs by calling this box")
+        if not peers.is_paired(box, peer.origin):
+            raise SyncError(f"{peer.name} is not paired")
+        about_them = _pull_all(box, peer, result)
+        _push_all(box, peer, about_them, result)
+    except SyncError as exc:
+        result.error = str(exc)
+    peers.note_sync(box, peer.origin, result.pulled, result.pushed, result.error)
+    return result
+
+
+def _pull_all(box: Box, peer, result: RoundResult) -> dict:
+    about_them: dict = {}
+    while True:
+        ask = {"have": exchange.held(box), "accepts": box.log.trusted_origins()}
+        status, answer = _request(box, peer.url, "/sync/v1/pull", json.dumps(ask).encode())
+        if status != 200:
+            raise SyncError(f"{peer.name} refused to send ({_error_of(status, answer)})")
+        try:
+            header, lines = exchange.parse_page(answer)
+        except (ValueError, TypeError) as exc:
+            raise SyncError(f"{peer.name} sent a malformed page: {exc}") from None
+        about_them = {"have": header.get("have", {}), "accepts": header.get("accepts", {})}
+        origin = header.get("origin")
+        if origin is None:
+            return about_them
+        if header["through"] <= ask["have"].get(origin, 0):
+            raise SyncError(f"{peer.name} sent a page that does not move forward")
+        advance = functools.partial(exchange.advance_cursor, peer.origin, origin, header["through"])
+        outcome = box.log.ingest(lines, also=advance)
+        result.pages += 1
+        if not outcome.ok:
+            result.rejected = [f"line {r.line}: {r.reason}" for r in outcome.rejected]
+            raise SyncError(
+                f"refused a page from {peer.name}: {result.rejected[0]}"
+                + (f" (and {len(result.rejected) - 1} more)" if len(result.rejected) > 1 else "")
+            )
+        result.pulled += len(outcome.accepted)
+        result.duplicates += outcome.duplicates
+        if not header["more"]:
+            return about_them
+
+
+def _push_all(box: Box, peer, about_them: dict, result: RoundResult) -> None:
+    their_have = dict(about_them.get("have", {}))
+    accepts = about_them.get("accepts", {})
+    while (page := exchange.next_page(box, peer.origin, their_have, accepts)) is not None:
+        body = b"\n".join([page.header(), *page.lines]) + b"\n"
+        status, answer = _request(box, peer.url, "/sync/v1/push", body)
+        if status != 200:
+            raise SyncError(f"{peer.name} refused what we sent ({_error_of(status, answer)})")
+        reply = json.loads(answer)
+        result.pushed += reply.get("accepted", 0)
+        result.pages += 1
+        their_have[page.origin] = page.through

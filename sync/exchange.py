@@ -1,0 +1,138 @@
+"""What two boxes exchange: which origins may cross, what each side has, one page at a time.
+
+Both directions use the same rules, so pull (a peer reading from us) and push (us
+writing to a peer) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from peewee import fn
+
+from appliance.box import Box
+from appliance.models import PeerCursor, TrustedOrigin
+
+MAX_PAGE_RECORDS = 500
+MAX_PAGE_BYTES = 192 * 1024  # under the web app's request limit, so a push page fits
+
+
+@dataclass(frozen=True)
+class Page:
+    """One origin's records from `after` up to `through` (local records stepped over)."""
+
+    origin: str | None  # None: nothing more to send
+    after: int
+    through: int
+    lines: list[bytes]
+    more: bool
+
+    def header(self, **extra) -> bytes:
+        """Return the JSON header line that travels before the page's records."""
+        return json.dumps(
+            {
+                "origin": self.origin,
+                "after": self.after,
+                "through": self.through,
+                "count": len(self.lines),
+                "more": self.more,
+                **extra,
+            },
+            sort_keys=True,
+        ).encode("ascii")
+
+
+def sendable(box: Box, peer: str, accepts: dict[str, int | None]) -> dict[str, int]:
+    """Return {origin: highest seq} this box may send a peer, in the order to send them.
+
+    We offer our own records, the peer's, and those of the boxes we trust directly (one
+    step of relayed trust), each up to where we revoked it, and only what the peer says
+    it accepts (`accepts`, its trusted origins: it may have revoked one we still trust).
+    Our own origin goes first, so our trust records arrive before what they vouch for.
+    """
+    vector = held(box)
+    limits: dict[str, int | None] = {box.origin: None, peer: None}
+    for grant in TrustedOrigin.select().where(TrustedOrigin.truster == box.origin):
+        current = limits.get(grant.origin, 0)
+        limits[grant.origin] = (
+            None if grant.last_seq is None or current is None else max(current, grant.last_seq)
+        )
+    order = [box.origin] + sorted(o for o in limits if o != box.origin)
+    result = {}
+    for origin in order:
+        if origin not in accepts:
+            continue
+        upto = vector.get(origin, 0)
+        for limit in (limits[origin], accepts[origin]):
+            if limit is not None:
+                upto = min(upto, limit)
+        if upto:
+            result[origin] = upto
+    return result
+
+
+def held(box: Box) -> dict[str, int]:
+    """Return {origin: n}: every record of that origin up to n that will ever leave its
+    box is stored here.
+
+    That is our contiguous vector, raised by what peers' pages declared they covered: a
+    page covers all its origin's records in its range except the ones kept local at
+    their origin, which leave gaps no peer can ever fill.
+    """
+    have = box.log.version_vector()
+    cursors = PeerCursor.select(PeerCursor.origin, fn.MAX(PeerCursor.seq)).group_by(
+        PeerCursor.origin
+    )
+    for origin, seq in cursors.tuples():
+        have[origin] = max(have.get(origin, 0), seq)
+    return have
+
+
+def advance_cursor(peer: str, origin: str, through: int) -> None:
+    """Move our cursor for a peer's copy of an origin forward (inside the ingest transaction)."""
+    PeerCursor.insert(peer=peer, origin=origin, seq=through).on_conflict(
+        conflict_target=[PeerCursor.peer, PeerCursor.origin],
+        update={PeerCursor.seq: through},
+        where=(PeerCursor.seq < through),
+    ).execute()
+
+
+def next_page(
+    box: Box,
+    peer: str,
+    their_have: dict[str, int],
+    their_accepts: dict[str, int | None],
+    max_records: int = MAX_PAGE_RECORDS,
+    max_bytes: int = MAX_PAGE_BYTES,
+) -> Page | None:
+    """Return the next page the peer lacks, or None when it has everything we may send."""
+    offer = sendable(box, peer, their_accepts)
+    ahead = [(o, upto) for o, upto in offer.items() if upto > their_have.get(o, 0)]
+    if not ahead:
+        return None
+    origin, upto = ahead[0]
+    after = their_have.get(origin, 0)
+    lines, through = box.log.records_after(origin, after, upto, max_records, max_bytes)
+    return Page(origin, after, through, lines, more=through < upto or len(ahead) > 1)
+
+
+def parse_page(body: bytes) -> tuple[dict, list[bytes]]:
+    """Split a page body into its header and record lines; raise ValueError if malformed."""
+    first, _, rest = body.partition(b"\n")
+    header = json.loads(first)
+    if not isinstance(header, dict):
+        raise ValueError("the page header is not an object")
+    for name in ("origin", "after", "through", "count", "more"):
+        if name not in header:
+            raise ValueError(f"the page header has no {name}")
+    lines = [line for line in rest.split(b"\n") if line.strip()]
+    if len(lines) != header["count"]:
+        raise ValueError("the page holds a different number of records than its header says")
+    if not isinstance(header["through"], int) or not isinstance(header["after"], int):
+        raise ValueError("the page header's after and through must be numbers")
+    if header["origin"] is not None and not isinstance(header["origin"], str):
+        raise ValueError("the page header's origin must be an origin")
+    if header["through"] < header["after"]:
+        raise ValueError("the page header's through is before its after")
+    return header, lines

@@ -168,13 +168,48 @@ def cmd_peer_add(args) -> None:
     from sync.client import SyncError, request_pairing
 
     box = Box.open(_data_dir(args))
-    try:
-        hello = request_pairing(box, args.address)
-    except SyncError as exc:
-        raise CommandError(str(exc)) from None
+    if not args.address.startswith("http"):
+        hello = _read_card(box, Path(args.address))
+    else:
+        try:
+            hello = request_pairing(box, args.address)
+        except SyncError as exc:
+            raise CommandError(str(exc)) from None
     print(f"Met {hello['name']} (fingerprint {hello['fingerprint']}).")
     print(f"Pairing code: {peers.pairing_code(box.origin, hello['origin'])}")
     print("Check that both boxes show this code, then run `kith peer confirm CODE` on both.")
+
+
+def _read_card(box: Box, path: Path) -> dict:
+    """Meet a box through its card file (for boxes that only ever share a USB stick)."""
+    import json
+
+    from appliance.services import peers
+
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        peers.fingerprint(card["origin"])
+        name = str(card["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CommandError(f"{path} is neither an http:// address nor a box's card") from None
+    peers.remember(box, card["origin"], name)
+    return {
+        "name": name,
+        "origin": card["origin"],
+        "fingerprint": peers.fingerprint(card["origin"]),
+    }
+
+
+def cmd_peer_card(args) -> None:
+    import json
+
+    from appliance.services import peers
+    from sync.server import hello_body
+
+    box = Box.open(_data_dir(args))
+    Path(args.file).write_text(json.dumps(hello_body(box), indent=2) + "\n", encoding="utf-8")
+    print(f"Wrote this box's card to {args.file} (fingerprint {peers.fingerprint(box.origin)}).")
+    print("On the other box: kith peer add " + args.file)
 
 
 def cmd_peer_confirm(args) -> None:
@@ -217,6 +252,35 @@ def cmd_sync(args) -> None:
         raise CommandError(f"{failed} of {len(targets)} peers did not finish; run it again later")
 
 
+def cmd_bundle_export(args) -> None:
+    from sync.stick import StickError, export_for
+
+    box = Box.open(_data_dir(args))
+    try:
+        path, count = export_for(box, args.peer, Path(args.file))
+    except StickError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Wrote {count} records for {args.peer} to {path}")
+
+
+def cmd_bundle_import(args) -> None:
+    from appliance.services import peers
+    from sync.stick import StickError, import_file
+
+    box = Box.open(_data_dir(args))
+    try:
+        result = import_file(box, Path(args.file))
+    except StickError as exc:
+        raise CommandError(str(exc)) from None
+    sender = next((p["name"] for p in peers.list_peers(box) if p["origin"] == result.sender), "")
+    print(
+        f"From {sender or result.sender[:8]}: {result.accepted} new records, "
+        f"{result.duplicates} already here."
+    )
+    for origin, count in result.skipped.items():
+        print(f"Skipped {count} records of a box this one does not trust ({origin[:8]}).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for `kith`."""
     data = argparse.ArgumentParser(add_help=False)
@@ -248,15 +312,30 @@ def build_parser() -> argparse.ArgumentParser:
     peer_sub = peer.add_subparsers(dest="peer_command", required=True, metavar="COMMAND")
     p = peer_sub.add_parser("list", parents=[data], help="boxes met, paired, and trusted origins")
     p.set_defaults(func=cmd_peer_list)
-    p = peer_sub.add_parser("add", parents=[data], help="introduce this box to one by address")
-    p.add_argument("address", help="the other box's address, e.g. http://192.168.1.20:8080")
+    p = peer_sub.add_parser("add", parents=[data], help="meet a box by address or card file")
+    p.add_argument(
+        "address", help="the other box's address (http://192.168.1.20:8080) or its card file"
+    )
     p.set_defaults(func=cmd_peer_add)
+    p = peer_sub.add_parser("card", parents=[data], help="write this box's card for a stick")
+    p.add_argument("file", help="where to write the card")
+    p.set_defaults(func=cmd_peer_card)
     p = peer_sub.add_parser("confirm", parents=[data], help="pair after checking the code")
     p.add_argument("code", help="the six-digit code both boxes show")
     p.set_defaults(func=cmd_peer_confirm)
     p = peer_sub.add_parser("revoke", parents=[data], help="stop trusting a peer")
     p.add_argument("peer", help="the peer's name or fingerprint")
     p.set_defaults(func=cmd_peer_revoke)
+
+    bundle = sub.add_parser("bundle", help="carry records on a USB stick")
+    bundle_sub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="COMMAND")
+    p = bundle_sub.add_parser("export", parents=[data], help="write a bundle for a peer")
+    p.add_argument("--for", dest="peer", required=True, help="the peer's name or fingerprint")
+    p.add_argument("file", help="the bundle file, or a folder (the stick) to write it into")
+    p.set_defaults(func=cmd_bundle_export)
+    p = bundle_sub.add_parser("import", parents=[data], help="apply a bundle made for this box")
+    p.add_argument("file", help="the bundle file")
+    p.set_defaults(func=cmd_bundle_import)
 
     p = sub.add_parser("sync", parents=[data], help="exchange records with paired peers now")
     p.add_argument("--peer", help="only this peer (name or fingerprint)")

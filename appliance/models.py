@@ -220,6 +220,10 @@ class Peer(BaseModel):
     last_error = TextField(null=True)
     records_in = IntegerField(default=0)
     records_out = IntegerField(default=0)
+    # What the peer said it holds and accepts in its last round (JSON), so a USB
+    # bundle for it carries only what it lacks.
+    acked = TextField(null=True)
+    accepts = TextField(null=True)
 
 
 class PeerCursor(BaseModel):

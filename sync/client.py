@@ -99,7 +99,8 @@ def sync_round(box: Box, peer_origin: str) -> RoundResult:
         _push_all(box, peer, about_them, result)
     except SyncError as exc:
         result.error = str(exc)
-    peers.note_sync(box, peer.origin, result.pulled, result.pushed, result.error)
+        about_them = None
+    peers.note_sync(box, peer.origin, result.pulled, result.pushed, result.error, about_them)
     return result
 
 
@@ -136,7 +137,8 @@ def _pull_all(box: Box, peer, result: RoundResult) -> dict:
 
 
 def _push_all(box: Box, peer, about_them: dict, result: RoundResult) -> None:
-    their_have = dict(about_them.get("have", {}))
+    # Updated in place: after the round it is what the peer holds (kept for USB bundles).
+    their_have = about_them.setdefault("have", {})
     accepts = about_them.get("accepts", {})
     while (page := exchange.next_page(box, peer.origin, their_have, accepts)) is not None:
         body = b"\n".join([page.header(), *page.lines]) + b"\n"

@@ -8,6 +8,7 @@ record (trust.granted); revoking writes trust.revoked with the last seq still ac
 from __future__ import annotations
 
 import hashlib
+import json
 
 from appliance.box import Box
 from appliance.errors import N_, Conflict, InvalidInput, NotFound
@@ -150,11 +151,22 @@ def trust_report(box: Box) -> list[dict]:
     return report
 
 
-def note_sync(box: Box, origin: str, records_in: int, records_out: int, error: str | None):
-    """Record the outcome of a sync round with a peer."""
-    Peer.update(
-        last_sync_ms=box.log.now_ms() if error is None else Peer.last_sync_ms,
-        last_error=error,
-        records_in=Peer.records_in + records_in,
-        records_out=Peer.records_out + records_out,
-    ).where(Peer.origin == origin).execute()
+def note_sync(
+    box: Box,
+    origin: str,
+    records_in: int,
+    records_out: int,
+    error: str | None,
+    about_them: dict | None = None,
+) -> None:
+    """Record the outcome of a sync round with a peer, and what it said it holds."""
+    changes = {
+        Peer.last_sync_ms: box.log.now_ms() if error is None else Peer.last_sync_ms,
+        Peer.last_error: error,
+        Peer.records_in: Peer.records_in + records_in,
+        Peer.records_out: Peer.records_out + records_out,
+    }
+    if about_them:
+        changes[Peer.acked] = json.dumps(about_them.get("have", {}))
+        changes[Peer.accepts] = json.dumps(about_them.get("accepts", {}))
+    Peer.update(changes).where(Peer.origin == origin).execute()

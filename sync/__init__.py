@@ -1,0 +1,1 @@
+"""Sync between boxes: the exchange over HTTP and bundles on a USB stick."""

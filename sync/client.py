@@ -107,18 +107,19 @@ def sync_round(box: Box, peer_origin: str) -> RoundResult:
 def _pull_all(box: Box, peer, result: RoundResult) -> dict:
     about_them: dict = {}
     while True:
-        ask = {"have": exchange.held(box), "accepts": box.log.trusted_origins()}
+        ask = {"have": exchange.held(box), "accepts": exchange.accepts(box)}
         status, answer = _request(box, peer.url, "/sync/v1/pull", json.dumps(ask).encode())
         if status != 200:
             raise SyncError(f"{peer.name} refused to send ({_error_of(status, answer)})")
         try:
             header, lines = exchange.parse_page(answer)
+            about_them = {"have": header.get("have", {}), "accepts": header.get("accepts", {})}
+            origin = header.get("origin")
+            if origin is None:
+                return about_them
+            exchange.check_page(header, lines, peer.origin)
         except (ValueError, TypeError) as exc:
             raise SyncError(f"{peer.name} sent a malformed page: {exc}") from None
-        about_them = {"have": header.get("have", {}), "accepts": header.get("accepts", {})}
-        origin = header.get("origin")
-        if origin is None:
-            return about_them
         if header["through"] <= ask["have"].get(origin, 0):
             raise SyncError(f"{peer.name} sent a page that does not move forward")
         advance = functools.partial(exchange.advance_cursor, peer.origin, origin, header["through"])

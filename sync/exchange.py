@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from appliance.box import Box
-from appliance.models import PeerCursor, TrustedOrigin
+from appliance.models import PeerCursor, Quarantine, TrustedOrigin
 
 MAX_PAGE_RECORDS = 500
 MAX_PAGE_BYTES = 192 * 1024  # under the web app's request limit, so a push page fits
@@ -89,6 +89,12 @@ def held(box: Box) -> dict[str, int]:
     return have
 
 
+def accepts(box: Box) -> dict[str, int | None]:
+    """Return the origins this box will take from a peer: trusted and not quarantined."""
+    quarantined = {q.origin for q in Quarantine.select(Quarantine.origin)}
+    return {o: limit for o, limit in box.log.trusted_origins().items() if o not in quarantined}
+
+
 def advance_cursor(peer: str, origin: str, through: int) -> None:
     """Move our cursor for a peer's copy of an origin forward (inside the ingest transaction)."""
     PeerCursor.insert(peer=peer, origin=origin, seq=through).on_conflict(
@@ -106,15 +112,24 @@ def next_page(
     max_records: int = MAX_PAGE_RECORDS,
     max_bytes: int = MAX_PAGE_BYTES,
 ) -> Page | None:
-    """Return the next page the peer lacks, or None when it has everything we may send."""
+    """Return the next page the peer lacks, or None when it has everything we may send.
+
+    Only an origin's own box may declare that a range ends in records it keeps local;
+    a relaying box's page ends at its last record, and a range holding nothing but
+    another box's local records is not offered at all.
+    """
     offer = sendable(box, peer, their_accepts)
     ahead = [(o, upto) for o, upto in offer.items() if upto > their_have.get(o, 0)]
-    if not ahead:
-        return None
-    origin, upto = ahead[0]
-    after = their_have.get(origin, 0)
-    lines, through = box.log.records_after(origin, after, upto, max_records, max_bytes)
-    return Page(origin, after, through, lines, more=through < upto or len(ahead) > 1)
+    while ahead:
+        origin, upto = ahead.pop(0)
+        after = their_have.get(origin, 0)
+        lines, through = box.log.records_after(origin, after, upto, max_records, max_bytes)
+        if origin != box.origin:
+            if not lines:
+                continue
+            through = json.loads(lines[-1])["seq"]
+        return Page(origin, after, through, lines, more=through < upto or bool(ahead))
+    return None
 
 
 def parse_page(body: bytes) -> tuple[dict, list[bytes]]:
@@ -136,3 +151,30 @@ def parse_page(body: bytes) -> tuple[dict, list[bytes]]:
     if header["through"] < header["after"]:
         raise ValueError("the page header's through is before its after")
     return header, lines
+
+
+def check_page(header: dict, lines: list[bytes], sender: str) -> None:
+    """Raise ValueError unless a page's records fit its header.
+
+    Every record must be of the header's origin, in increasing seq within
+    (after, through]. A page may end past its last record (stepping over local
+    records) only when it comes from that origin's own box: a cursor is trusted as far
+    as the box that can know it.
+    """
+    origin, after, through = header["origin"], header["after"], header["through"]
+    if not isinstance(origin, str):
+        raise ValueError("the page names no origin")
+    last = after
+    for line in lines:
+        try:
+            fields = json.loads(line)
+            line_origin, seq = fields["origin"], fields["seq"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("a line of the page is not a record") from None
+        if line_origin != origin:
+            raise ValueError("a record of the page is not of the page's origin")
+        if not isinstance(seq, int) or not last < seq <= through:
+            raise ValueError("the page's records are not in order within its range")
+        last = seq
+    if origin != sender and last != through:
+        raise ValueError("a relayed page must end at its last record")

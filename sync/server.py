@@ -20,10 +20,14 @@ PROTOCOL_VERSION = 1
 
 
 def init_app(app) -> None:
-    """Serve the sync endpoints on a box's web app (boxes sign requests; no CSRF)."""
+    """Serve the sync endpoints (boxes sign requests; no CSRF) and the staff sync pages."""
+    from sync import pages
+
     app.extensions["kith_nonces"] = NonceCache()
     app.register_blueprint(bp)
     app.extensions["csrf"].exempt(bp)
+    app.register_blueprint(pages.bp)
+    app.config["KITH_SYNC_PAGES"] = True  # the staff pages link to them
 
 
 def _box() -> Box:
@@ -102,13 +106,27 @@ def pair():
     return jsonify({**hello_body(_box()), "code": peers.pairing_code(_box().origin, origin)})
 
 
-def _vector(value, what: str) -> dict:
+def _vector(value, what: str, limits: bool = False) -> dict:
+    """Check {origin: seq} (with limits=True, a seq may be null: no limit)."""
+
+    def fits(v) -> bool:
+        if v is None:
+            return limits
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and (v is None or (isinstance(v, int) and v >= 0))
-        for k, v in value.items()
+        isinstance(k, str) and fits(v) for k, v in value.items()
     ):
         raise BadRequest(f"{what} must map origins to sequence numbers")
     return value
+
+
+def _bounded(value, default: int, most: int) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadRequest("page limits must be positive whole numbers")
+    return min(value, most)
 
 
 @bp.post("/pull")
@@ -117,12 +135,12 @@ def pull():
     box = _box()
     body = _json_body()
     have = _vector(body.get("have", {}), "have")
-    accepts = _vector(body.get("accepts", {}), "accepts")
-    max_records = min(int(body.get("max_records") or exchange.MAX_PAGE_RECORDS), 1000)
-    max_bytes = min(int(body.get("max_bytes") or exchange.MAX_PAGE_BYTES), 1024 * 1024)
-    page = exchange.next_page(box, caller, have, accepts, max(1, max_records), max_bytes)
+    accepts = _vector(body.get("accepts", {}), "accepts", limits=True)
+    max_records = _bounded(body.get("max_records"), exchange.MAX_PAGE_RECORDS, 1000)
+    max_bytes = _bounded(body.get("max_bytes"), exchange.MAX_PAGE_BYTES, 1024 * 1024)
+    page = exchange.next_page(box, caller, have, accepts, max_records, max_bytes)
     # Tell the caller what we hold and accept, so it can push what we lack.
-    about_us = {"have": exchange.held(box), "accepts": box.log.trusted_origins()}
+    about_us = {"have": exchange.held(box), "accepts": exchange.accepts(box)}
     if page is None:
         page = exchange.Page(origin=None, after=0, through=0, lines=[], more=False)
     body = b"\n".join([page.header(**about_us), *page.lines]) + b"\n"
@@ -135,6 +153,7 @@ def push():
     box = _box()
     try:
         header, lines = exchange.parse_page(request.get_data())
+        exchange.check_page(header, lines, caller)
     except ValueError as exc:
         raise BadRequest(f"the page is malformed: {exc}") from None
     result = box.log.ingest(

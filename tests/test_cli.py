@@ -8,14 +8,13 @@ installed `kith` command.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from kithtest import KITH, init_args
 
 from appliance.box import DB_FILE, KEY_FILE, SECRET_FILE, Box, is_box
 from appliance.cli import main
@@ -24,23 +23,20 @@ from appliance.models import Post, StoredRecord
 from appliance.records import parse
 from appliance.services import accounts
 
-KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or str(
-    Path(sys.executable).parent / "kith"
-)
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(tmp_path, monkeypatch):
-    """No KITH_* settings or data dir from outside, and a private HOME."""
+    """No KITH_* settings or data dir from outside, and a private HOME.
+
+    (tests/conftest.py closes the database after each test.)
+    """
     for name in list(os.environ):
         if name.startswith("KITH_"):
             monkeypatch.delenv(name)
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    yield
-    if not database.is_closed():
-        database.close()
 
 
 @pytest.fixture
@@ -51,18 +47,8 @@ def password_file(tmp_path) -> Path:
 
 
 def init(data: Path, password_file: Path, centre: str = "Test Hall", *extra: str) -> int:
-    return main(
-        [
-            "--data",
-            str(data),
-            "init",
-            "--centre",
-            centre,
-            "--admin-password-file",
-            str(password_file),
-            *extra,
-        ]
-    )
+    """Run `kith init` in this process; return its exit status."""
+    return main(init_args(data, password_file, centre, *extra))
 
 
 @pytest.fixture
@@ -162,13 +148,12 @@ def test_init_without_a_terminal_or_password_file_asks_for_the_file(tmp_path):
 
 def test_init_refusals_from_the_real_command_are_one_line(tmp_path, password_file):
     path = tmp_path / "box"
-    args = ["--data", str(path), "init", "--centre", "X", "--admin-password-file"]
-    done = run_kith(tmp_path, *args, str(tmp_path / "missing"))
+    done = run_kith(tmp_path, *init_args(path, tmp_path / "missing", "X"))
     assert done.returncode == 1
     one_line_error(done.stderr, "cannot read the password file")
 
-    assert run_kith(tmp_path, *args, str(password_file)).returncode == 0
-    done = run_kith(tmp_path, *args, str(password_file))
+    assert run_kith(tmp_path, *init_args(path, password_file, "X")).returncode == 0
+    done = run_kith(tmp_path, *init_args(path, password_file, "X"))
     assert done.returncode == 1
     one_line_error(done.stderr, "already holds a box")
 
@@ -445,31 +430,13 @@ def test_init_with_a_bad_kith_toml_creates_nothing(tmp_path, password_file, caps
 def test_a_password_file_that_is_not_text_is_one_line(tmp_path):
     binary = tmp_path / "binary"
     binary.write_bytes(b"\xff\xfe secret password\n")
-    done = run_kith(
-        tmp_path,
-        "--data",
-        str(tmp_path / "box"),
-        "init",
-        "--centre",
-        "X",
-        "--admin-password-file",
-        str(binary),
-    )
+    done = run_kith(tmp_path, *init_args(tmp_path / "box", binary, "X"))
     assert done.returncode == 1
     one_line_error(done.stderr, "password file")
 
 
 def test_a_data_dir_that_is_a_file_is_one_line(tmp_path, password_file):
     (tmp_path / "a-file").write_text("not a directory", encoding="utf-8")
-    done = run_kith(
-        tmp_path,
-        "--data",
-        str(tmp_path / "a-file"),
-        "init",
-        "--centre",
-        "X",
-        "--admin-password-file",
-        str(password_file),
-    )
+    done = run_kith(tmp_path, *init_args(tmp_path / "a-file", password_file, "X"))
     assert done.returncode == 1
     one_line_error(done.stderr, "a-file")

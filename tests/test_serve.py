@@ -6,24 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import selectors
-import shutil
 import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or str(
-    Path(sys.executable).parent / "kith"
-)
-SERVING = re.compile(r"^Kith is serving (?P<name>.+) on (?P<url>http://127\.0\.0\.1:\d+/)$")
-START_TIMEOUT = 30.0
+from kithtest import KITH, init_args, serving
+
 PASSWORD = "correct horse battery"
 # A title from appliance/demo.py with no characters that HTML escapes.
 DEMO_TITLE = "Surplus bread from the bakery every Tuesday"
@@ -54,67 +44,9 @@ def kith(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.Comp
 def init_box(tmp_path: Path, data: Path, centre: str) -> None:
     password_file = tmp_path / "admin-password"
     password_file.write_text(PASSWORD + "\n", encoding="utf-8")
-    done = kith(
-        tmp_path,
-        "--data",
-        str(data),
-        "init",
-        "--centre",
-        centre,
-        "--admin-password-file",
-        str(password_file),
-    )
+    done = kith(tmp_path, *init_args(data, password_file, centre))
     assert done.returncode == 0, done.stderr
     assert not done.stderr
-
-
-def _read_first_line(proc: subprocess.Popen) -> str:
-    deadline = time.monotonic() + START_TIMEOUT
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if sel.select(timeout=0.2):
-                return proc.stdout.readline()
-            if proc.poll() is not None:
-                return ""
-    return ""
-
-
-@contextmanager
-def serving(tmp_path: Path, *args: str, env: dict | None = None) -> Iterator[tuple[str, str]]:
-    """Run `kith [args] serve --host 127.0.0.1 --port 0`; yield (centre name, base URL).
-
-    The server is always stopped, whatever happens in the block.
-    """
-    log = tmp_path / f"serve-{time.monotonic_ns()}.log"
-    command = [KITH, *args, "serve", "--host", "127.0.0.1", "--port", "0"]
-    with (
-        open(log, "wb") as err,
-        subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=env or kith_env(tmp_path),
-        ) as proc,
-    ):
-        try:
-            line = _read_first_line(proc).rstrip("\n")
-            match = SERVING.match(line)
-            assert match, (
-                f"`kith serve` printed {line!r} (exit status {proc.poll()}); "
-                f"stderr:\n{log.read_text(errors='replace')}"
-            )
-            yield match["name"], match["url"]
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
 
 
 def fetch(url: str) -> tuple[int, dict, str]:
@@ -131,7 +63,8 @@ def test_serve_a_new_box_over_http(tmp_path):
     data = tmp_path / "box"
     init_box(tmp_path, data, "Millbrook Café")
     # The data dir from the environment this time; --data is tested below.
-    with serving(tmp_path, env=kith_env(tmp_path, KITH_DATA=str(data))) as (name, url):
+    env = kith_env(tmp_path, KITH_DATA=str(data))
+    with serving(env=env, log=tmp_path / "serve.log") as (name, url):
         assert name == "Millbrook Café"
 
         status, headers, html = fetch(url)
@@ -157,7 +90,8 @@ def test_serve_the_demo_box_over_http(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{DEMO_POSTS} posts" in done.stdout
 
-    with serving(tmp_path, "--data", str(data)) as (name, url):
+    env = kith_env(tmp_path)
+    with serving("--data", str(data), env=env, log=tmp_path / "serve.log") as (name, url):
         assert name == "Millbrook Community Centre"
 
         status, _, html = fetch(url)
@@ -184,9 +118,10 @@ def test_two_servers_run_side_by_side_on_their_own_ports(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     init_box(tmp_path, one, "Centre One")
     init_box(tmp_path, two, "Centre Two")
+    env = kith_env(tmp_path)
     with (
-        serving(tmp_path, "--data", str(one)) as (_, url_one),
-        serving(tmp_path, "--data", str(two)) as (_, url_two),
+        serving("--data", str(one), env=env, log=tmp_path / "serve-one.log") as (_, url_one),
+        serving("--data", str(two), env=env, log=tmp_path / "serve-two.log") as (_, url_two),
     ):
         assert url_one != url_two
         assert "Centre One" in fetch(url_one)[2]

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from appliance.db import database
 from appliance.errors import Conflict, InvalidInput, NotAllowed
-from appliance.services import board, board_queries, centre, moderation
+from appliance.services import board, board_queries, centre, moderation, peers
 from web.context import actor, box
 from web.errors import message_of
 
@@ -56,6 +56,7 @@ def _render_index():
         errors=errors,
         categories=centre.categories(box()),
         places=centre.places(box()),
+        freshness=peers.freshness(box()),
     ), 400 if errors else 200
 
 

@@ -11,8 +11,8 @@ from appliance.errors import InvalidInput, NotSignedIn, ServiceError
 
 
 def wants_json() -> bool:
-    """Return True for API requests, which always answer JSON."""
-    return request.path.startswith("/api/")
+    """Return True for API and box-to-box requests, which always answer JSON."""
+    return request.path.startswith(("/api/", "/sync/"))
 
 
 def message_of(exc: ServiceError) -> str:

@@ -66,19 +66,27 @@ def confirm(box: Box, code: str, actor: Actor | None = None) -> Peer:
     if actor is not None:
         require_staff(actor)
     wanted = "".join(ch for ch in code or "" if ch.isdigit())
-    for peer in Peer.select():
-        if pairing_code(box.origin, peer.origin).replace(" ", "") == wanted:
-            if is_paired(box, peer.origin):
-                raise Conflict(N_("%(name)s is already paired."), name=peer.name)
-            box.log.append(
-                "trust.granted",
-                {"origin": peer.origin, "name": peer.name},
-                author=actor.id if actor else None,
-            )
-            return peer
-    raise InvalidInput(
-        {"code": N_("No box waiting to pair shows that code. Check both screens again.")}
+    matches = [
+        p for p in Peer.select() if pairing_code(box.origin, p.origin).replace(" ", "") == wanted
+    ]
+    if not matches:
+        raise InvalidInput(
+            {"code": N_("No box waiting to pair shows that code. Check both screens again.")}
+        )
+    if len(matches) > 1:
+        # Six digits can be matched by a box made for it: never guess between two.
+        raise Conflict(
+            N_("More than one box shows that code. Compare the fingerprints before pairing.")
+        )
+    peer = matches[0]
+    if is_paired(box, peer.origin):
+        raise Conflict(N_("%(name)s is already paired."), name=peer.name)
+    box.log.append(
+        "trust.granted",
+        {"origin": peer.origin, "name": peer.name},
+        author=actor.id if actor else None,
     )
+    return peer
 
 
 def find(name_or_origin: str) -> Peer:
@@ -125,6 +133,15 @@ def list_peers(box: Box) -> list[dict]:
             "records_out": p.records_out,
         }
         for p in Peer.select().order_by(Peer.name)
+    ]
+
+
+def freshness(box: Box) -> list[dict]:
+    """Return when this box last synced with each paired centre, for the board's footer."""
+    return [
+        {"name": p.name, "last_sync_ms": p.last_sync_ms}
+        for p in Peer.select().order_by(Peer.name)
+        if is_paired(box, p.origin)
     ]
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kithtest import Clock
 from peewee import AutoField
-from recordmaker import BASE_MS, Clock, Origin
+from recordmaker import BASE_MS, Origin
 
 from appliance.box import DB_FILE, Box
 from appliance.db import database, open_database

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 from boxes import START_MS, member, new_box, with_role
-from recordmaker import Clock
+from kithtest import Clock
 
 from appliance.box import Box
-from appliance.db import database
 from appliance.services.accounts import Actor
-
-
-@pytest.fixture(autouse=True)
-def _close_database():
-    yield
-    if not database.is_closed():
-        database.close()
 
 
 @pytest.fixture

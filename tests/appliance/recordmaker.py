@@ -18,21 +18,6 @@ BASE_MS = 1_767_225_600_000
 DAY_MS = 86_400_000
 
 
-class Clock:
-    """A settable clock for Log(now_ms=...): call it for the time, advance it by hand."""
-
-    def __init__(self, ms: int = BASE_MS):
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, ms: int) -> int:
-        """Move the clock forward by ms; return the new time."""
-        self.ms += ms
-        return self.ms
-
-
 @dataclass(frozen=True)
 class Made:
     """One signed record: its id, its exact wire line and its fields."""

@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pytest
 from boxes import START_MS, activate, member, new_box, record_count, snapshot, trust
-from recordmaker import DAY_MS, Clock, Origin, lines
+from kithtest import Clock
+from recordmaker import DAY_MS, Origin, lines
 
 from appliance.box import KEY_FILE, SECRET_FILE, Box
 from appliance.db import database
-from appliance.models import BoxState, Comment, Member, Post, Quarantine, StoredRecord
+from appliance.models import (
+    BoxState,
+    Comment,
+    Member,
+    Post,
+    Quarantine,
+    StoredRecord,
+    TrustedOrigin,
+)
 from appliance.records import parse
 from appliance.services import board, board_queries
 from appliance.services.board_queries import BoardFilters
@@ -350,13 +359,41 @@ def test_a_new_grant_after_revocation_trusts_again(box, north):
     assert box.log.ingest(lines(peer_post(north))).ok
 
 
-def test_trust_granted_by_another_origin_does_not_count(box, peer):
-    stranger = Origin("stranger")
-    vouch = peer.make("trust.granted", {"origin": stranger.origin, "name": "Stranger"})
+def test_trust_reaches_one_step_through_a_trusted_peer_and_no_further(box, peer):
+    hub_friend = Origin("hub friend")
+    vouch = peer.make("trust.granted", {"origin": hub_friend.origin, "name": "Hub friend"})
     assert box.log.ingest([vouch.line]).ok
+    # One step: the peer's own grant lets its friend's records in (A learns C via hub B).
+    assert box.log.trusted_origins()[hub_friend.origin] is None
+    assert box.log.ingest([hub_friend.make("member.joined", {"name": "Cal"}).line]).ok
+    # Two steps: a grant made by the relayed origin does not count.
+    stranger = Origin("stranger")
+    second = hub_friend.make("trust.granted", {"origin": stranger.origin, "name": "Stranger"})
+    assert box.log.ingest([second.line]).ok
     assert stranger.origin not in box.log.trusted_origins()
     result = box.log.ingest([stranger.make("member.joined", {"name": "Sly"}).line])
     assert "not trusted" in result.rejected[0].reason
+
+
+def test_a_revoked_peer_relays_nothing_and_own_revocation_wins(box, peer):
+    friend, other = Origin("friend"), Origin("other")
+    vouches = [
+        peer.make("trust.granted", {"origin": friend.origin, "name": "F"}),
+        peer.make("trust.granted", {"origin": other.origin, "name": "O"}),
+    ]
+    assert box.log.ingest([v.line for v in vouches]).ok
+    assert box.log.trusted_origins()[other.origin] is None
+    (grant,) = trust(box, friend)
+    box.log.append("trust.revoked", {"last_seq": 1}, subject=grant)
+    # This box's own revocation of `friend` wins over the peer's continuing grant.
+    assert box.log.trusted_origins()[friend.origin] == 1
+    (peer_grant,) = [
+        t.id for t in TrustedOrigin.select().where(TrustedOrigin.origin == peer.origin)
+    ]
+    box.log.append("trust.revoked", {"last_seq": peer.seq}, subject=peer_grant)
+    # A peer trusted only up to a seq relays no one any more.
+    assert box.log.trusted_origins()[peer.origin] == peer.seq
+    assert other.origin not in box.log.trusted_origins()
 
 
 def test_trust_inside_a_batch_does_not_vouch_for_the_batch(box):

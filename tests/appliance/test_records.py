@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from boxes import new_box, record_count, trust
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from recordmaker import BASE_MS, Clock, Origin
+from kithtest import Clock
+from recordmaker import BASE_MS, Origin
 
 from appliance.kinds import KINDS, check_body
 from appliance.models import Category, Centre

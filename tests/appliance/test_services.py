@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from boxes import PASSWORD, START_MS, member, new_box, record_count, trust, with_role
-from recordmaker import DAY_MS, Clock, Origin
+from kithtest import Clock
+from recordmaker import DAY_MS, Origin
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed, NotFound, NotSignedIn
 from appliance.models import Category, Comment, Helper, Member, MemberPrivate, Post, Role, Thanks

@@ -10,15 +10,13 @@ downloads a browser: if Chromium or axe-core is missing the tests fail and say t
 from __future__ import annotations
 
 import os
-import selectors
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from kithtest import KITH, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,7 +55,6 @@ DESKTOP = {
 
 DEVICES = {"phone": PHONE, "desktop": DESKTOP}
 
-SERVER_START_TIMEOUT = 30.0
 LOCAL_HOSTS = {"127.0.0.1"}
 
 
@@ -84,17 +81,12 @@ def shots_dir() -> Path:
     return SHOTS
 
 
-def _kith(*args: str) -> list[str]:
-    return [sys.executable, "-m", "appliance.cli", *args]
-
-
 @pytest.fixture(scope="session")
 def demo_box(tmp_path_factory) -> Path:
     """A box filled with demo content by the real `kith demo` command."""
     data = tmp_path_factory.mktemp("kith-browser") / "box"
     done = subprocess.run(
-        _kith("--data", str(data), "demo"),
-        cwd=ROOT,
+        [KITH, "--data", str(data), "demo"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,61 +100,11 @@ def demo_box(tmp_path_factory) -> Path:
     return data
 
 
-def _read_url(proc: subprocess.Popen, log: Path) -> str:
-    """Wait for the "Kith is serving NAME on http://HOST:PORT/" line; return the URL."""
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    out = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=0.2):
-                if proc.poll() is not None:
-                    break
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:  # EOF: the server exited
-                break
-            out += chunk
-            for line in out.decode(errors="replace").splitlines(keepends=True):
-                if line.startswith("Kith is serving ") and line.endswith("\n"):
-                    url = line.rsplit(" on ", 1)[-1].strip()
-                    if urlsplit(url).hostname not in LOCAL_HOSTS:
-                        raise AssertionError(f"the server is not on loopback: {line!r}")
-                    return url
-    status = proc.poll()
-    why = f"exited with status {status}" if status is not None else "is still silent"
-    raise AssertionError(
-        f"`kith serve` did not report its URL ({why} after {SERVER_START_TIMEOUT:.0f}s "
-        f"at most); its output:\n{out.decode(errors='replace')}{log.read_text(errors='replace')}"
-    )
-
-
 @pytest.fixture(scope="session")
 def server_url(demo_box: Path) -> Iterator[str]:
     """Run `kith serve --host 127.0.0.1 --port 0` on the demo box; yield its base URL."""
-    log = demo_box.parent / "serve.log"
-    with (
-        open(log, "wb") as err,
-        subprocess.Popen(
-            _kith("--data", str(demo_box), "serve", "--host", "127.0.0.1", "--port", "0"),
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=os.environ.copy(),
-        ) as proc,
-    ):
-        try:
-            yield _read_url(proc, log)
-        finally:
-            # Always stop the server, even when a test or the start-up failed.
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+    with serving("--data", str(demo_box), log=demo_box.parent / "serve.log") as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -10,26 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from pagetools import ADMIN, ADMIN_PASSWORD, PASSWORD, Browser, Clock, actor
+from kithtest import Clock
+from pagetools import ADMIN, ADMIN_PASSWORD, PASSWORD, START_MS, Browser, actor
 
 from appliance.box import Box
 from appliance.cli import init_box
-from appliance.db import database
 from appliance.services import accounts, members
 from web import create_app
-
-
-@pytest.fixture(autouse=True)
-def _close_database():
-    yield
-    if not database.is_closed():
-        database.close()
 
 
 @pytest.fixture
 def clock() -> Clock:
     """The box's clock: 2027-03-17 12:00 UTC (a Wednesday) until a test advances it."""
-    return Clock()
+    return Clock(START_MS)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
+from kithtest import Clock
 from werkzeug.test import TestResponse
 
 from appliance.box import Box
@@ -53,20 +54,6 @@ VOID = {
 }
 # Elements whose end tag may be left out: a new one closes the open one.
 SELF_CLOSING_SIBLINGS = {"li", "option", "p", "dt", "dd", "tr", "td", "th"}
-
-
-class Clock:
-    """A settable clock for box.log.now_ms: call it for the time, advance it by hand."""
-
-    def __init__(self, ms: int = START_MS):
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, ms: int) -> int:
-        self.ms += ms
-        return self.ms
 
 
 def make_box(path: Path, clock: Clock, overrides: dict | None = None) -> Box:
@@ -268,15 +255,19 @@ class Page:
         assert len(forms) == 1, f"expected one form for {action!r}/{containing!r}: {forms}"
         return forms[0]
 
-    def field(self, name: str) -> Node:
-        """Return the one visible control named `name` (input, textarea or select)."""
-        found = [
+    def controls(self, name: str) -> list[Node]:
+        """Return the visible controls named `name` (inputs, textareas and selects)."""
+        return [
             n
             for n in self.doc.iter()
             if n.tag in ("input", "textarea", "select")
             and n.attrs.get("name") == name
             and n.attrs.get("type") != "hidden"
         ]
+
+    def field(self, name: str) -> Node:
+        """Return the one visible control named `name` (input, textarea or select)."""
+        found = self.controls(name)
         assert len(found) == 1, f"expected one field {name!r}, found {found}"
         return found[0]
 
@@ -287,13 +278,7 @@ class Page:
         where there is no such block (the chat steps), the error the control points at
         with aria-describedby, as a screen reader would read it.
         """
-        controls = [
-            n
-            for n in self.doc.iter()
-            if n.tag in ("input", "textarea", "select")
-            and n.attrs.get("name") == name
-            and n.attrs.get("type") != "hidden"
-        ]
+        controls = self.controls(name)
         assert controls, f"no field {name!r} on {self!r}"
         control = controls[0]  # the first of a group of radio buttons
         block = control.closest("div", class_="field") or control.closest("fieldset")
@@ -401,6 +386,12 @@ class Browser:
     def login(self, name: str, password: str = PASSWORD) -> TestResponse:
         page = self.get("/login")
         return self.submit(page, data={"name": name, "password": password})
+
+
+def flash_of(page: Page) -> str:
+    """Return the text of the page's flash message, or "" when there is none."""
+    node = page.find(class_="flash")
+    return node.text() if node else ""
 
 
 def post_ids(page: Page) -> list[str]:

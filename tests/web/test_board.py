@@ -15,12 +15,14 @@ from pagetools import (
     Browser,
     Page,
     actor,
+    flash_of,
     make_box,
     member_id,
     new_post,
     post_ids,
     record_count,
 )
+from werkzeug.test import TestResponse
 
 from appliance.services import accounts, board
 from web import create_app
@@ -49,13 +51,16 @@ def status_of(page: Page) -> str:
     return page.one("article").one("span", class_="status").text()
 
 
-def flash_of(page: Page) -> str:
-    node = page.find(class_="flash")
-    return node.text() if node else ""
-
-
 def problem_of(page: Page) -> str:
     return page.one(role="alert").text()
+
+
+def assert_refused(response: TestResponse, status: int, problem: str) -> Page:
+    """Assert the response is a refusal: this status, and this problem in the alert."""
+    assert response.status_code == status
+    page = Page(response)
+    assert problem_of(page) == problem
+    return page
 
 
 # --- the list and its filters -----------------------------------------------------------
@@ -366,8 +371,7 @@ def test_the_poster_cannot_sign_up_to_help_with_their_own_post(alices_post, alic
         f"/posts/{alices_post}/help", {"mode": "on_it"}, via=f"/posts/{alices_post}"
     )
 
-    assert response.status_code == 403
-    assert problem_of(Page(response)) == "You posted this, so you cannot sign up to help with it."
+    assert_refused(response, 403, "You posted this, so you cannot sign up to help with it.")
     assert record_count(box) == before
 
 
@@ -379,14 +383,12 @@ def test_saying_the_same_thing_twice_or_withdrawing_without_helping_is_a_conflic
     via = f"/posts/{alices_post}"
 
     again = bob.post(f"/posts/{alices_post}/help", {"mode": "can_help"}, via=via)
-    assert again.status_code == 409
-    assert problem_of(Page(again)) == "You have already said that on this post."
+    assert_refused(again, 409, "You have already said that on this post.")
 
     bob.submit(bob.get(via), containing="I can't help after all")
     before = record_count(box)
     withdraw = bob.post(f"/posts/{alices_post}/withdraw", via=via)
-    assert withdraw.status_code == 409
-    assert problem_of(Page(withdraw)) == "You are not helping with this post."
+    assert_refused(withdraw, 409, "You are not helping with this post.")
     assert record_count(box) == before
 
 
@@ -445,20 +447,17 @@ def test_a_resolved_post_refuses_help_and_a_second_resolve(alices_post, alice, b
     via = f"/posts/{alices_post}"
 
     help_ = bob.post(f"/posts/{alices_post}/help", {"mode": "on_it"}, via=via)
-    assert help_.status_code == 409
-    assert problem_of(Page(help_)) == "This has already been resolved. Thank you all the same!"
+    assert_refused(help_, 409, "This has already been resolved. Thank you all the same!")
 
     again = alice.post(f"/posts/{alices_post}/resolve", {"note": ""}, via=via)
-    assert again.status_code == 409
-    assert problem_of(Page(again)) == "This post is already resolved."
+    assert_refused(again, 409, "This post is already resolved.")
     assert record_count(box) == before
 
 
 def test_reopening_an_open_post_is_a_conflict(alices_post, alice, box):
     before = record_count(box)
     response = alice.post(f"/posts/{alices_post}/reopen", via=f"/posts/{alices_post}")
-    assert response.status_code == 409
-    assert problem_of(Page(response)) == "This post is still open."
+    assert_refused(response, 409, "This post is still open.")
     assert record_count(box) == before
 
 
@@ -472,8 +471,7 @@ def test_another_members_post_cannot_be_resolved_or_reopened(alices_post, alice,
 
     response = bob.post(f"/posts/{alices_post}/{action}", {"note": "done"}, via="/")
 
-    assert response.status_code == 403
-    assert problem_of(Page(response)) == "Only the person who posted this, or staff, can do that."
+    assert_refused(response, 403, "Only the person who posted this, or staff, can do that.")
     assert record_count(box) == before
 
 
@@ -559,8 +557,7 @@ def test_only_the_poster_can_thank(alices_post, bob, box):
         {"helper": member_id("Bob"), "message": "Thanks me"},
         via="/",
     )
-    assert response.status_code == 403
-    assert problem_of(Page(response)) == "Only the person who posted this can thank its helpers."
+    assert_refused(response, 403, "Only the person who posted this can thank its helpers.")
     assert record_count(box) == before
 
 
@@ -581,9 +578,7 @@ def test_a_logged_out_visitor_is_asked_to_log_in_and_nothing_changes(
 ):
     before = record_count(box)
     response = browser.post(f"/posts/{alices_post}/{action}", data, via="/signup")
-    assert response.status_code == 401
-    page = Page(response)
-    assert problem_of(page) == "Please log in or sign up first."
+    page = assert_refused(response, 401, "Please log in or sign up first.")
     assert page.one("main").find("a", href="/login") is not None
     assert record_count(box) == before
 
@@ -591,8 +586,7 @@ def test_a_logged_out_visitor_is_asked_to_log_in_and_nothing_changes(
 def test_actions_on_an_unknown_post_are_404(bob, box):
     before = record_count(box)
     response = bob.post(f"/posts/{UNKNOWN_POST}/comment", {"text": "hello"}, via="/")
-    assert response.status_code == 404
-    assert problem_of(Page(response)) == "That post does not exist or has been removed."
+    assert_refused(response, 404, "That post does not exist or has been removed.")
     assert record_count(box) == before
 
 
@@ -663,8 +657,7 @@ def test_members_cannot_act_on_a_hidden_post(alices_post, bob, staff_client, box
         assert response.status_code == 404, action
     # Staff see the post but must unhide it before anything else happens on it.
     response = staff_client.post(f"/posts/{alices_post}/comment", {"text": "hm"}, via="/")
-    assert response.status_code == 409
-    assert problem_of(Page(response)) == "That post is hidden; unhide it first."
+    assert_refused(response, 409, "That post is hidden; unhide it first.")
     assert record_count(box) == before
 
 
@@ -681,8 +674,7 @@ def test_members_cannot_hide_posts(alices_post, bob, box):
     assert "Hide post" not in [b.text() for b in page.find_all("button")]
     before = record_count(box)
     response = bob.post(f"/posts/{alices_post}/hide", {"reason": "I don't like it"}, via="/")
-    assert response.status_code == 403
-    assert problem_of(Page(response)) == "Only the centre's staff can do that."
+    assert_refused(response, 403, "Only the centre's staff can do that.")
     assert record_count(box) == before
 
 

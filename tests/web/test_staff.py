@@ -5,16 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from pagetools import ADMIN, DAY_MS, Browser, Page, member_id, new_post, record_count
+from pagetools import ADMIN, DAY_MS, Browser, Page, flash_of, member_id, new_post, record_count
 
 from appliance.models import Role
 
 STAFF_PAGES = ["/staff/members", "/staff/centre"]
-
-
-def flash_of(page: Page) -> str:
-    node = page.find(class_="flash")
-    return node.text() if node else ""
 
 
 def row(page: Page, name: str):

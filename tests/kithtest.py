@@ -1,0 +1,123 @@
+"""Helpers for every test folder: a settable clock and the installed `kith` command.
+
+Importable as `import kithtest` from any test module: see tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# The venv's `kith` command (tests/setup installs the project with `pip install -e`).
+KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or str(
+    Path(sys.executable).parent / "kith"
+)
+# The first line `kith serve --host 127.0.0.1` prints once its socket is bound.
+SERVING = re.compile(r"^Kith is serving (?P<name>.+) on (?P<url>http://127\.0\.0\.1:\d+/)$")
+SERVE_START_TIMEOUT = 30.0
+
+
+class Clock:
+    """A settable clock for box.log.now_ms: call it for the time, advance it by hand.
+
+    Each test folder starts it at its own time.
+    """
+
+    def __init__(self, ms: int):
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, ms: int) -> int:
+        """Move the clock forward by ms; return the new time."""
+        self.ms += ms
+        return self.ms
+
+
+def init_args(data: Path, password_file: Path, centre: str, *extra: str) -> list[str]:
+    """The arguments of `kith --data DATA init --centre CENTRE --admin-password-file FILE`."""
+    return [
+        "--data",
+        str(data),
+        "init",
+        "--centre",
+        centre,
+        "--admin-password-file",
+        str(password_file),
+        *extra,
+    ]
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> tuple[str | None, str]:
+    """Wait for the first whole line on proc's stdout; return (that line or None, all read)."""
+    deadline = time.monotonic() + timeout
+    out = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in out and time.monotonic() < deadline:
+            if not sel.select(timeout=0.2):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:  # EOF: the server exited
+                break
+            out += chunk
+    text = out.decode(errors="replace")
+    line, newline, _ = text.partition("\n")
+    return (line if newline else None), text
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(
+    *args: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = SERVE_START_TIMEOUT,
+) -> Iterator[tuple[str, str]]:
+    """Run `kith [args] serve --host 127.0.0.1 --port 0`; yield (centre name, base URL).
+
+    The server's first line must be "Kith is serving NAME on URL" with URL on 127.0.0.1,
+    within `timeout` seconds. Its stderr goes to the file `log`; `env` (default: this
+    process's environment) is its environment. The server is always stopped, whatever
+    happens at start-up or in the block.
+    """
+    command = [KITH, *args, "serve", "--host", "127.0.0.1", "--port", "0"]
+    with (
+        open(log, "wb") as err,
+        subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env
+        ) as proc,
+    ):
+        try:
+            line, out = _first_line(proc, timeout)
+            match = SERVING.match(line or "")
+            if not match:
+                status = proc.poll()
+                why = f"exited with status {status}" if status is not None else "is still running"
+                raise AssertionError(
+                    f"`kith serve` did not report its URL ({why} after {timeout:.0f}s at most); "
+                    f"its output: {out!r}; its stderr:\n{log.read_text(errors='replace')}"
+                )
+            yield match["name"], match["url"]
+        finally:
+            _stop(proc)

@@ -103,6 +103,7 @@ def cmd_serve(args) -> None:
     import waitress
 
     from sync import server as sync_server
+    from sync.background import BackgroundSync
     from web import create_app
 
     box = Box.open(_data_dir(args))
@@ -118,6 +119,8 @@ def cmd_serve(args) -> None:
         )
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    if box.settings["sync_interval_s"] > 0:
+        BackgroundSync(box, box.settings["sync_interval_s"]).start()
     # Printed after binding, with the real port, so `--port 0` can be used by scripts.
     print(
         f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True

@@ -38,6 +38,11 @@ SETTINGS = [
     Setting("page_size", 20, "Posts per page on the board."),
     Setting("session_days", 30, "Days a login lasts on a phone before asking again."),
     Setting(
+        "sync_interval_s",
+        300,
+        "Seconds between background sync rounds of `kith serve` with paired peers (0: off).",
+    ),
+    Setting(
         "max_clock_ahead_s",
         86400,
         "Refuse records stamped more than this many seconds ahead of this box's clock.",

@@ -1,0 +1,64 @@
+"""`kith serve` syncs with its paired peers by itself, every sync_interval_s."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+
+from kithtest import KITH, init_args, serving
+
+
+def kith(*args: str) -> str:
+    done = subprocess.run(
+        [KITH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_a_served_box_pulls_a_peers_new_post_without_being_asked(tmp_path):
+    password = tmp_path / "pw"
+    password.write_text("background-password\n")
+    env = {**os.environ, "KITH_SYNC_INTERVAL_S": "1"}
+    with ExitStack() as stack:
+        urls = {}
+        for name in ("a", "b"):
+            kith(*init_args(tmp_path / name, password, f"Centre {name.upper()}"))
+            _, urls[name] = stack.enter_context(
+                serving("--data", str(tmp_path / name), log=tmp_path / f"{name}.log", env=env)
+            )
+        out = kith("--data", str(tmp_path / "a"), "peer", "add", urls["b"])
+        code = out.split("Pairing code:")[1].splitlines()[0].strip()
+        kith("--data", str(tmp_path / "b"), "peer", "confirm", code)
+        kith("--data", str(tmp_path / "a"), "peer", "confirm", code)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from appliance.box import Box; "
+                "from appliance.services import accounts, board; "
+                "b = Box.open(Path(sys.argv[1])); "
+                "m = accounts.actor_for(b, accounts.sign_up(b, 'Bea', 'password-123')); "
+                "board.create_post(b, m, {'type': 'offer', 'title': 'Spare chairs', "
+                "'details': '', 'category': 'household', 'place': 'Hall'})",
+                str(tmp_path / "b"),
+            ],
+            check=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 20
+        titles: list[str] = []
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(urls["a"] + "api/v1/posts", timeout=10) as response:
+                titles = [p["title"] for p in json.load(response)["posts"]]
+            if "Spare chairs" in titles:
+                break
+            time.sleep(0.5)
+        assert "Spare chairs" in titles
+        listing = kith("--data", str(tmp_path / "a"), "peer", "list")
+        assert "Centre B" in listing and "last error" not in listing

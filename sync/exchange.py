@@ -173,7 +173,8 @@ def check_page(header: dict, lines: list[bytes], sender: str) -> None:
             raise ValueError("a line of the page is not a record") from None
         if line_origin != origin:
             raise ValueError("a record of the page is not of the page's origin")
-        if not isinstance(seq, int) or not last < seq <= through:
+        # An equal seq is let through: it is a fork, which ingest refuses and quarantines.
+        if not isinstance(seq, int) or not (after < seq <= through and seq >= last):
             raise ValueError("the page's records are not in order within its range")
         last = seq
     if origin != sender and last != through:

@@ -7,7 +7,6 @@ made it.
 
 from __future__ import annotations
 
-import json
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -71,6 +70,28 @@ class IngestResult:
     @property
     def ok(self) -> bool:
         return not self.rejected
+
+
+def _chunks(items: list, size: int):
+    """Yield successive slices of at most `size` items (SQLite limits bound variables)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _row(rec: Record) -> dict:
+    """Return the stored_record row of a verified record."""
+    return {
+        "id": rec.id,
+        "origin": rec.origin,
+        "seq": rec.seq,
+        "prev": rec.prev,
+        "kind": rec.kind,
+        "aggregate": aggregate_of(rec.fields, rec.id),
+        "hlc_ms": rec.hlc[0],
+        "hlc_c": rec.hlc[1],
+        "scope": rec.scope,
+        "raw": rec.raw,
+    }
 
 
 def _limits(rows) -> dict[str, int | None]:
@@ -294,47 +315,61 @@ class Log:
         return result
 
     def _ingest_verified(self, batch: list[Record], result: IngestResult) -> None:
+        # A page holds hundreds of records: look up what is stored around them in a few
+        # queries and insert them together, rather than several queries per record.
         batch = sorted(batch, key=lambda r: (r.origin, r.seq))
-        seen: dict[str, Record] = {}
-        by_place: dict[tuple[str, int], Record] = {}
-        affected: list[str] = []
-        max_hlc = None
+        stored = self._stored_ids([r.id for r in batch])
+        places = self._stored_places(batch)
+        fresh: dict[str, Record] = {}
         for rec in batch:
-            if rec.id in seen or StoredRecord.get_or_none(StoredRecord.id == rec.id):
+            if rec.id in stored or rec.id in fresh:
                 result.duplicates += 1
                 continue
-            self._check_chain(rec, by_place)
-            self._store(rec)
-            seen[rec.id] = rec
-            by_place[(rec.origin, rec.seq)] = rec
-            result.accepted.append(rec.id)
-            affected.append(aggregate_of(rec.fields, rec.id))
-            if max_hlc is None or rec.hlc > max_hlc:
-                max_hlc = rec.hlc
-        if max_hlc is not None:
-            self._observe(max_hlc, [r for r in seen.values() if r.origin == self.origin])
-        for aggregate in dict.fromkeys(affected):
+            self._check_chain(rec, places)
+            places[(rec.origin, rec.seq)] = (rec.id, rec.prev)
+            fresh[rec.id] = rec
+        for chunk in _chunks(list(fresh.values()), 200):
+            StoredRecord.insert_many([_row(rec) for rec in chunk]).execute()
+        result.accepted.extend(fresh)
+        if fresh:
+            newest = max(rec.hlc for rec in fresh.values())
+            self._observe(newest, [r for r in fresh.values() if r.origin == self.origin])
+        for aggregate in dict.fromkeys(aggregate_of(r.fields, r.id) for r in fresh.values()):
             projection.refold(aggregate)
 
-    def _check_chain(self, rec: Record, batch: dict[tuple[str, int], Record]) -> None:
+    @staticmethod
+    def _stored_ids(ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            query = StoredRecord.select(StoredRecord.id).where(StoredRecord.id.in_(chunk))
+            found.update(row_id for (row_id,) in query.tuples())
+        return found
+
+    @staticmethod
+    def _stored_places(batch: list[Record]) -> dict[tuple[str, int], tuple[str, str | None]]:
+        """Return {(origin, seq): (id, prev)} of stored records at and beside the batch's seqs."""
+        wanted: dict[str, set[int]] = {}
+        for rec in batch:
+            wanted.setdefault(rec.origin, set()).update((rec.seq - 1, rec.seq, rec.seq + 1))
+        places = {}
+        for origin, seqs in wanted.items():
+            for chunk in _chunks(sorted(seqs), 500):
+                query = StoredRecord.select(
+                    StoredRecord.seq, StoredRecord.id, StoredRecord.prev
+                ).where((StoredRecord.origin == origin) & StoredRecord.seq.in_(chunk))
+                for seq, row_id, prev in query.tuples():
+                    places[(origin, seq)] = (row_id, prev)
+        return places
+
+    def _check_chain(self, rec: Record, places: dict) -> None:
         """Raise Fork if rec contradicts a stored or batched record of its origin."""
-
-        def at(seq: int) -> tuple[str, str | None] | None:
-            if (rec.origin, seq) in batch:
-                other = batch[(rec.origin, seq)]
-                return other.id, other.prev
-            row = StoredRecord.get_or_none(
-                (StoredRecord.origin == rec.origin) & (StoredRecord.seq == seq)
-            )
-            return (row.id, json.loads(row.raw)["prev"]) if row else None
-
-        same = at(rec.seq)
+        same = places.get((rec.origin, rec.seq))
         if same:
             raise Fork(rec.origin, f"two records claim seq {rec.seq}", f"{same[0]} vs {rec.id}")
-        before = at(rec.seq - 1) if rec.seq > 1 else None
+        before = places.get((rec.origin, rec.seq - 1)) if rec.seq > 1 else None
         if before and before[0] != rec.prev:
             raise Fork(rec.origin, f"seq {rec.seq} does not follow seq {rec.seq - 1}", rec.id)
-        after = at(rec.seq + 1)
+        after = places.get((rec.origin, rec.seq + 1))
         if after and after[1] != rec.id:
             raise Fork(rec.origin, f"seq {rec.seq + 1} does not follow seq {rec.seq}", rec.id)
 
@@ -361,17 +396,7 @@ class Log:
             ).on_conflict_ignore().execute()
 
     def _store(self, rec: Record) -> None:
-        StoredRecord.insert(
-            id=rec.id,
-            origin=rec.origin,
-            seq=rec.seq,
-            kind=rec.kind,
-            aggregate=aggregate_of(rec.fields, rec.id),
-            hlc_ms=rec.hlc[0],
-            hlc_c=rec.hlc[1],
-            scope=rec.scope,
-            raw=rec.raw,
-        ).execute()
+        StoredRecord.insert(**_row(rec)).execute()
 
     # --- reading ---------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ class StoredRecord(BaseModel):
     id = CharField(primary_key=True)
     origin = CharField()
     seq = IntegerField()
+    prev = CharField(null=True)  # kept beside raw so chain checks need not parse it
     kind = CharField()
     # The entity whose projection this record feeds: its subject, or itself if it
     # creates an entity. Refolding an aggregate reads records by this column.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -99,6 +100,22 @@ def cmd_demo(args) -> None:
     print(f"Every demo account's password is {demo.DEMO_PASSWORD!r}; staff: 'Sam Patel'.")
 
 
+def _start_discovery(box: Box, port: int):
+    """Advertise this box and look for others, as the discovery setting says (or not)."""
+    setting = box.settings["discovery"].strip()
+    if setting == "off":
+        return None
+    from sync.discovery import Discovery
+
+    interfaces = None if setting == "default" else [a.strip() for a in setting.split(",")]
+    try:
+        return Discovery(box.centre.name, box.origin, port, interfaces=interfaces).start()
+    except (OSError, ValueError) as exc:
+        # Pairing by address still works without it; say so and carry on.
+        print(f"kith: discovery is off: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def cmd_serve(args) -> None:
     import waitress
 
@@ -119,13 +136,21 @@ def cmd_serve(args) -> None:
         )
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    discovery = _start_discovery(box, int(server.effective_port))
+    app.extensions["kith_discovery"] = discovery
     if box.settings["sync_interval_s"] > 0:
-        BackgroundSync(box, box.settings["sync_interval_s"]).start()
+        BackgroundSync(box, box.settings["sync_interval_s"], discovery).start()
     # Printed after binding, with the real port, so `--port 0` can be used by scripts.
     print(
         f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True
     )
-    server.run()
+    # systemd stops the server with SIGTERM: end cleanly so discovery says goodbye.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.run()
+    finally:
+        if discovery is not None:
+            discovery.close()
 
 
 def cmd_log_export(args) -> None:

@@ -38,6 +38,12 @@ SETTINGS = [
     Setting("page_size", 20, "Posts per page on the board."),
     Setting("session_days", 30, "Days a login lasts on a phone before asking again."),
     Setting(
+        "discovery",
+        "off",
+        "Find other boxes on the LAN with zeroconf: off, default (every interface), "
+        "or a comma-separated list of this box's IPv4 addresses.",
+    ),
+    Setting(
         "sync_interval_s",
         300,
         "Seconds between background sync rounds of `kith serve` with paired peers (0: off).",

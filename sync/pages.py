@@ -22,12 +22,17 @@ def _box():
     return current_app.extensions["kith_box"]
 
 
-def _nearby() -> list:
+def _nearby() -> list[dict]:
+    """Return boxes seen on the LAN that this box has not met yet, with an address."""
     discovery = current_app.extensions.get("kith_discovery")
     if discovery is None:
         return []
-    known = {p["origin"] for p in peers.list_peers(_box())}
-    return [n for n in discovery.nearby() if n.origin not in known]
+    known = {p["fingerprint"] for p in peers.list_peers(_box())}
+    return [
+        {"name": n.name, "fp": n.fp, "url": f"http://{n.addresses[0]}:{n.port}"}
+        for n in discovery.nearby()
+        if n.fp not in known and n.addresses
+    ]
 
 
 def _page(problem: str | None = None, status: int = 200):

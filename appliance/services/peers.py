@@ -13,7 +13,7 @@ import json
 from appliance.box import Box
 from appliance.errors import N_, Conflict, InvalidInput, NotFound
 from appliance.models import Centre, Peer, TrustedOrigin
-from appliance.records import unb64url
+from appliance.records import RecordError, unb64url
 from appliance.services.accounts import Actor
 from appliance.services.members import require_staff
 
@@ -21,9 +21,18 @@ PAIRING_PREFIX = b"kith/pair/v1\n"
 
 
 def fingerprint(origin: str) -> str:
-    """Return a short, readable fingerprint of a box's public key (e.g. 'a1b2 c3d4 e5f6 0718')."""
-    digest = hashlib.sha256(unb64url(origin)).hexdigest()[:16]
-    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+    """Return a box's short fingerprint: 16 hex digits of SHA-256 of its key ('a1b2-c3d4-…').
+
+    Raises ValueError for anything that is not a 32-byte public key.
+    """
+    try:
+        raw = unb64url(origin)
+    except (RecordError, TypeError) as exc:
+        raise ValueError(f"not an origin: {exc}") from None
+    if len(raw) != 32:
+        raise ValueError("not an origin: an Ed25519 public key is 32 bytes")
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return "-".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 def pairing_code(origin_a: str, origin_b: str) -> str:
@@ -134,6 +143,12 @@ def list_peers(box: Box) -> list[dict]:
         }
         for p in Peer.select().order_by(Peer.name)
     ]
+
+
+def set_address(origin: str, url: str) -> None:
+    """Remember where a peer was last seen on the LAN."""
+    stale = Peer.url.is_null() | (Peer.url != url)
+    Peer.update(url=url).where((Peer.origin == origin) & stale).execute()
 
 
 def freshness(box: Box) -> list[dict]:

@@ -62,3 +62,36 @@ def test_a_served_box_pulls_a_peers_new_post_without_being_asked(tmp_path):
         assert "Spare chairs" in titles
         listing = kith("--data", str(tmp_path / "a"), "peer", "list")
         assert "Centre B" in listing and "last error" not in listing
+
+
+def test_boxes_paired_by_card_find_each_other_on_the_lan_and_sync(tmp_path):
+    """Discovery on loopback only (KITH_DISCOVERY=127.0.0.1): nothing leaves the machine."""
+    password = tmp_path / "pw"
+    password.write_text("background-password\n")
+    env = {**os.environ, "KITH_SYNC_INTERVAL_S": "2", "KITH_DISCOVERY": "127.0.0.1"}
+    for name in ("a", "b"):
+        kith(*init_args(tmp_path / name, password, f"Lan {name.upper()}"))
+        kith("--data", str(tmp_path / name), "peer", "card", str(tmp_path / f"{name}.card"))
+    kith("--data", str(tmp_path / "a"), "peer", "add", str(tmp_path / "b.card"))
+    out = kith("--data", str(tmp_path / "b"), "peer", "add", str(tmp_path / "a.card"))
+    code = out.split("Pairing code:")[1].splitlines()[0].strip()
+    for name in ("a", "b"):
+        kith("--data", str(tmp_path / name), "peer", "confirm", code)
+    with ExitStack() as stack:
+        urls = {}
+        for name in ("a", "b"):
+            _, urls[name] = stack.enter_context(
+                serving("--data", str(tmp_path / name), log=tmp_path / f"{name}.log", env=env)
+            )
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(urls["a"] + "api/v1/posts", timeout=10) as response:
+                centres = {p["centre"] for p in json.load(response)["posts"]}
+            listing = kith("--data", str(tmp_path / "a"), "peer", "list")
+            if "http://127.0.0.1:" in listing and "last error" not in listing:
+                break
+            time.sleep(1)
+        # A learnt B's address from discovery (the card had none) and synced with it.
+        assert f"http://127.0.0.1:{urls['b'].rsplit(':', 1)[1].rstrip('/')}" in listing
+        assert "last error" not in listing
+        assert centres <= {None, "Lan B"}

@@ -191,6 +191,28 @@ def cmd_peer_list(args) -> None:
         print(f"- {t['name']}: {t['why']}{limit}")
 
 
+def cmd_peer_nearby(args) -> None:
+    import time
+
+    box = Box.open(_data_dir(args))
+    if box.settings["discovery"].strip() == "off":
+        raise CommandError('discovery is off; set discovery = "default" in kith.toml first')
+    # Port 0 in the advertisement is refused, so announce the port serve would use.
+    discovery = _start_discovery(box, box.settings["port"])
+    if discovery is None:
+        raise CommandError("could not start discovery on this network")
+    try:
+        time.sleep(args.seconds)
+        found = discovery.nearby()
+    finally:
+        discovery.close()
+    if not found:
+        print(f"No other box answered within {args.seconds} s.")
+    for n in found:
+        where = f"http://{n.addresses[0]}:{n.port}" if n.addresses else "(no address)"
+        print(f"- {n.name} ({n.fp}) {where}")
+
+
 def cmd_peer_add(args) -> None:
     from appliance.services import peers
     from sync.client import SyncError, request_pairing
@@ -340,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     peer_sub = peer.add_subparsers(dest="peer_command", required=True, metavar="COMMAND")
     p = peer_sub.add_parser("list", parents=[data], help="boxes met, paired, and trusted origins")
     p.set_defaults(func=cmd_peer_list)
+    p = peer_sub.add_parser("nearby", parents=[data], help="list boxes seen on the LAN")
+    p.add_argument("--seconds", type=float, default=5, help="how long to listen (default 5)")
+    p.set_defaults(func=cmd_peer_nearby)
     p = peer_sub.add_parser("add", parents=[data], help="meet a box by address or card file")
     p.add_argument(
         "address", help="the other box's address (http://192.168.1.20:8080) or its card file"

@@ -95,3 +95,32 @@ def test_boxes_paired_by_card_find_each_other_on_the_lan_and_sync(tmp_path):
         assert f"http://127.0.0.1:{urls['b'].rsplit(':', 1)[1].rstrip('/')}" in listing
         assert "last error" not in listing
         assert centres <= {None, "Lan B"}
+
+
+def test_peer_nearby_lists_a_served_box_and_refuses_when_discovery_is_off(tmp_path):
+    password = tmp_path / "pw"
+    password.write_text("background-password\n")
+    for name in ("a", "b"):
+        kith(*init_args(tmp_path / name, password, f"Near {name.upper()}"))
+    env = {**os.environ, "KITH_DISCOVERY": "127.0.0.1", "KITH_SYNC_INTERVAL_S": "0"}
+    off = subprocess.run(
+        [KITH, "--data", str(tmp_path / "a"), "peer", "nearby"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "KITH_DISCOVERY"},
+    )
+    assert off.returncode == 1 and "discovery is off" in off.stderr
+    with serving("--data", str(tmp_path / "b"), log=tmp_path / "b.log", env=env) as (_, url):
+        seen = ""
+        for _ in range(3):  # several processes share port 5353 here: allow a retry
+            seen = subprocess.run(
+                [KITH, "--data", str(tmp_path / "a"), "peer", "nearby", "--seconds", "4"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**env, "KITH_PORT": "1"},
+            ).stdout
+            if "Near B" in seen:
+                break
+        assert "Near B" in seen and url.rstrip("/") in seen

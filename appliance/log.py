@@ -138,8 +138,9 @@ class Log:
     def version_vector(self) -> dict[str, int]:
         """Return {origin: highest contiguous seq} over everything stored."""
         vector: dict[str, int] = {}
+        # COUNT(*) lets SQLite answer from the (origin, seq) index alone.
         totals = StoredRecord.select(
-            StoredRecord.origin, fn.MAX(StoredRecord.seq), fn.COUNT(StoredRecord.id)
+            StoredRecord.origin, fn.MAX(StoredRecord.seq), fn.COUNT(SQL("*"))
         ).group_by(StoredRecord.origin)
         for origin, highest, count in totals.tuples():
             if highest == count:  # seqs start at 1 and are unique: no gap

@@ -106,8 +106,9 @@ def sync_round(box: Box, peer_origin: str) -> RoundResult:
 
 def _pull_all(box: Box, peer, result: RoundResult) -> dict:
     about_them: dict = {}
+    have = exchange.held(box)  # then kept up to date page by page
     while True:
-        ask = {"have": exchange.held(box), "accepts": exchange.accepts(box)}
+        ask = {"have": have, "accepts": exchange.accepts(box)}
         status, answer = _request(box, peer.url, "/sync/v1/pull", json.dumps(ask).encode())
         if status != 200:
             raise SyncError(f"{peer.name} refused to send ({_error_of(status, answer)})")
@@ -133,7 +134,10 @@ def _pull_all(box: Box, peer, result: RoundResult) -> dict:
             )
         result.pulled += len(outcome.accepted)
         result.duplicates += outcome.duplicates
-        if not header["more"]:
+        have[origin] = max(have.get(origin, 0), header["through"])
+        # A page may have brought trust in more boxes (a peer's trust.granted): ask again
+        # at once for their records rather than a round later.
+        if not header["more"] and exchange.accepts(box) == ask["accepts"]:
             return about_them
 
 
@@ -141,7 +145,10 @@ def _push_all(box: Box, peer, about_them: dict, result: RoundResult) -> None:
     # Updated in place: after the round it is what the peer holds (kept for USB bundles).
     their_have = about_them.setdefault("have", {})
     accepts = about_them.get("accepts", {})
-    while (page := exchange.next_page(box, peer.origin, their_have, accepts)) is not None:
+    ours = exchange.held(box)
+    while (
+        page := exchange.next_page(box, peer.origin, their_have, accepts, ours=ours)
+    ) is not None:
         body = b"\n".join([page.header(), *page.lines]) + b"\n"
         status, answer = _request(box, peer.url, "/sync/v1/push", body)
         if status != 200:

@@ -43,7 +43,9 @@ class Page:
         ).encode("ascii")
 
 
-def sendable(box: Box, peer: str, accepts: dict[str, int | None]) -> dict[str, int]:
+def sendable(
+    box: Box, peer: str, accepts: dict[str, int | None], ours: dict[str, int] | None = None
+) -> dict[str, int]:
     """Return {origin: highest seq} this box may send a peer, in the order to send them.
 
     We offer our own records, the peer's, and those of the boxes we trust directly (one
@@ -51,7 +53,7 @@ def sendable(box: Box, peer: str, accepts: dict[str, int | None]) -> dict[str, i
     it accepts (`accepts`, its trusted origins: it may have revoked one we still trust).
     Our own origin goes first, so our trust records arrive before what they vouch for.
     """
-    vector = held(box)
+    vector = held(box) if ours is None else ours
     limits: dict[str, int | None] = {box.origin: None, peer: None}
     for grant in TrustedOrigin.select().where(TrustedOrigin.truster == box.origin):
         current = limits.get(grant.origin, 0)
@@ -111,6 +113,7 @@ def next_page(
     their_accepts: dict[str, int | None],
     max_records: int = MAX_PAGE_RECORDS,
     max_bytes: int = MAX_PAGE_BYTES,
+    ours: dict[str, int] | None = None,
 ) -> Page | None:
     """Return the next page the peer lacks, or None when it has everything we may send.
 
@@ -118,7 +121,7 @@ def next_page(
     a relaying box's page ends at its last record, and a range holding nothing but
     another box's local records is not offered at all.
     """
-    offer = sendable(box, peer, their_accepts)
+    offer = sendable(box, peer, their_accepts, ours)
     ahead = [(o, upto) for o, upto in offer.items() if upto > their_have.get(o, 0)]
     while ahead:
         origin, upto = ahead.pop(0)

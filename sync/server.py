@@ -138,9 +138,10 @@ def pull():
     accepts = _vector(body.get("accepts", {}), "accepts", limits=True)
     max_records = _bounded(body.get("max_records"), exchange.MAX_PAGE_RECORDS, 1000)
     max_bytes = _bounded(body.get("max_bytes"), exchange.MAX_PAGE_BYTES, 1024 * 1024)
-    page = exchange.next_page(box, caller, have, accepts, max_records, max_bytes)
+    ours = exchange.held(box)  # computed once: it walks the whole store's index
+    page = exchange.next_page(box, caller, have, accepts, max_records, max_bytes, ours)
     # Tell the caller what we hold and accept, so it can push what we lack.
-    about_us = {"have": exchange.held(box), "accepts": exchange.accepts(box)}
+    about_us = {"have": ours, "accepts": exchange.accepts(box)}
     if page is None:
         page = exchange.Page(origin=None, after=0, through=0, lines=[], more=False)
     body = b"\n".join([page.header(**about_us), *page.lines]) + b"\n"

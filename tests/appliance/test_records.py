@@ -327,3 +327,33 @@ def test_lone_surrogate_is_refused_as_a_record_error():
     line = vector_line().replace('"name":"Millbrook', '"name":"\\ud800Millbrook')
     with pytest.raises(RecordError):
         parse(line)
+
+
+# --- the fast canonical check ----------------------------------------------------------
+
+import rfc8785  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from appliance.records import _compact  # noqa: E402
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(max_codepoint=127), max_size=6), inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), _json_values))
+def test_the_fast_canonical_form_is_rfc8785_for_every_value_a_record_may_hold(obj):
+    """parse() trusts json.dumps where values are ASCII-keyed, integral and float-free."""
+    assert _compact(obj) == rfc8785.dumps(obj)

@@ -1,10 +1,12 @@
-"""Helpers for every test folder: a settable clock and the installed `kith` command.
+"""Helpers for every test folder: a settable clock, the installed `kith` command, and
+running a box's own Python in a child process.
 
 Importable as `import kithtest` from any test module: see tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
@@ -23,6 +25,23 @@ KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or str(
 # The first line `kith serve --host 127.0.0.1` prints once its socket is bound.
 SERVING = re.compile(r"^Kith is serving (?P<name>.+) on (?P<url>http://127\.0\.0\.1:\d+/)$")
 SERVE_START_TIMEOUT = 30.0
+# The environment of a served box that runs sync rounds only when a test says so.
+NO_BACKGROUND_SYNC = {**os.environ, "KITH_SYNC_INTERVAL_S": "0"}
+
+# For on_box: prints every projection table of the box and its search index as JSON.
+SNAPSHOT = """
+from appliance import models
+from appliance.db import database
+out = {}
+for model in models.PROJECTIONS:
+    # Row numbers (integer ids) depend on arrival order; everything else must match.
+    rows = [sorted((k, v) for k, v in r.items() if not (k == "id" and isinstance(v, int)))
+            for r in model.select().dicts()]
+    out[model.__name__] = sorted(json.dumps(r, default=str) for r in rows)
+out["fts"] = sorted(map(str, database.execute_sql(
+    "SELECT post_id, title, details, place FROM post_fts").fetchall()))
+print(json.dumps(out))
+"""
 
 
 class Clock:
@@ -55,6 +74,57 @@ def init_args(data: Path, password_file: Path, centre: str, *extra: str) -> list
         str(password_file),
         *extra,
     ]
+
+
+def run_kith(
+    *args: str, ok: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run `kith ARGS` (stdin closed, text output); unless ok=False, assert it exited 0."""
+    done = subprocess.run(
+        [KITH, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    if ok:
+        assert done.returncode == 0, f"kith {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done
+
+
+def kith(*args: str) -> str:
+    """Run `kith ARGS`, assert it exited 0 and return its stdout."""
+    return run_kith(*args).stdout
+
+
+def pairing_code(out: str) -> str:
+    """The code from the "Pairing code: CODE" line that `kith peer add` prints."""
+    line = next(line for line in out.splitlines() if line.startswith("Pairing code:"))
+    return line.split(":", 1)[1].strip()
+
+
+def pair(left: Path, right: Path, right_url: str, run=kith) -> str:
+    """Pair two boxes as staff would: left introduces itself, both confirm; return the code.
+
+    `run` runs one `kith` command and returns its stdout (and fails if the command does).
+    """
+    code = pairing_code(run("--data", str(left), "peer", "add", right_url))
+    run("--data", str(right), "peer", "confirm", code)
+    run("--data", str(left), "peer", "confirm", code)
+    return code
+
+
+def on_box(data: Path, code: str, *args: str, prelude: str = ""):
+    """Run prelude + code in a child Python (argv: data, *args); return its stdout as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + code, str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout or "null")
 
 
 def _first_line(proc: subprocess.Popen, timeout: float) -> tuple[str | None, str]:

@@ -55,6 +55,7 @@ for path in (ROOT, ROOT / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import kithtest  # noqa: E402
 from kithtest import KITH, SERVING, init_args  # noqa: E402
 
 HELPER = str(Path(__file__).with_name("_sync_box.py"))
@@ -285,12 +286,7 @@ def backup(source: Path, target: Path) -> None:
 
 def pair(b: Path, a: Path, a_url: str) -> str:
     """Pair B with A as staff would: B introduces itself to A, both confirm the code."""
-    out = kith("--data", str(b), "peer", "add", a_url)
-    code = next(line for line in out.splitlines() if line.startswith("Pairing code:"))
-    code = code.split(":", 1)[1].strip()
-    kith("--data", str(a), "peer", "confirm", code)
-    kith("--data", str(b), "peer", "confirm", code)
-    return code
+    return kithtest.pair(b, a, a_url, run=kith)
 
 
 def sync_b(b: Path, what: str, watch: bool = False, profile_to: Path | None = None) -> dict:

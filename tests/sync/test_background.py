@@ -10,15 +10,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 
-from kithtest import KITH, init_args, serving
-
-
-def kith(*args: str) -> str:
-    done = subprocess.run(
-        [KITH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+from kithtest import init_args, kith, pair, pairing_code, run_kith, serving
 
 
 def test_a_served_box_pulls_a_peers_new_post_without_being_asked(tmp_path):
@@ -32,10 +24,7 @@ def test_a_served_box_pulls_a_peers_new_post_without_being_asked(tmp_path):
             _, urls[name] = stack.enter_context(
                 serving("--data", str(tmp_path / name), log=tmp_path / f"{name}.log", env=env)
             )
-        out = kith("--data", str(tmp_path / "a"), "peer", "add", urls["b"])
-        code = out.split("Pairing code:")[1].splitlines()[0].strip()
-        kith("--data", str(tmp_path / "b"), "peer", "confirm", code)
-        kith("--data", str(tmp_path / "a"), "peer", "confirm", code)
+        pair(tmp_path / "a", tmp_path / "b", urls["b"])
         subprocess.run(
             [
                 sys.executable,
@@ -74,7 +63,7 @@ def test_boxes_paired_by_card_find_each_other_on_the_lan_and_sync(tmp_path):
         kith("--data", str(tmp_path / name), "peer", "card", str(tmp_path / f"{name}.card"))
     kith("--data", str(tmp_path / "a"), "peer", "add", str(tmp_path / "b.card"))
     out = kith("--data", str(tmp_path / "b"), "peer", "add", str(tmp_path / "a.card"))
-    code = out.split("Pairing code:")[1].splitlines()[0].strip()
+    code = pairing_code(out)
     for name in ("a", "b"):
         kith("--data", str(tmp_path / name), "peer", "confirm", code)
     with ExitStack() as stack:
@@ -103,10 +92,12 @@ def test_peer_nearby_lists_a_served_box_and_refuses_when_discovery_is_off(tmp_pa
     for name in ("a", "b"):
         kith(*init_args(tmp_path / name, password, f"Near {name.upper()}"))
     env = {**os.environ, "KITH_DISCOVERY": "127.0.0.1", "KITH_SYNC_INTERVAL_S": "0"}
-    off = subprocess.run(
-        [KITH, "--data", str(tmp_path / "a"), "peer", "nearby"],
-        capture_output=True,
-        text=True,
+    off = run_kith(
+        "--data",
+        str(tmp_path / "a"),
+        "peer",
+        "nearby",
+        ok=False,
         timeout=60,
         env={k: v for k, v in os.environ.items() if k != "KITH_DISCOVERY"},
     )
@@ -114,10 +105,14 @@ def test_peer_nearby_lists_a_served_box_and_refuses_when_discovery_is_off(tmp_pa
     with serving("--data", str(tmp_path / "b"), log=tmp_path / "b.log", env=env) as (_, url):
         seen = ""
         for _ in range(3):  # several processes share port 5353 here: allow a retry
-            seen = subprocess.run(
-                [KITH, "--data", str(tmp_path / "a"), "peer", "nearby", "--seconds", "4"],
-                capture_output=True,
-                text=True,
+            seen = run_kith(
+                "--data",
+                str(tmp_path / "a"),
+                "peer",
+                "nearby",
+                "--seconds",
+                "4",
+                ok=False,
                 timeout=60,
                 env={**env, "KITH_PORT": "1"},
             ).stdout

@@ -17,17 +17,17 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.parse
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import kithtest
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from kithtest import KITH, init_args, serving
+from kithtest import KITH, NO_BACKGROUND_SYNC, SNAPSHOT, init_args, kith, pair, serving
 
 from appliance.records import (
     FORMAT_VERSION,
@@ -40,8 +40,7 @@ from appliance.records import (
 from sync.auth import MAX_SKEW_MS, sign_request
 
 PASSWORD = "fault-box-password"
-# Only the test's own requests and rounds reach a box.
-NO_BACKGROUND_SYNC = {**os.environ, "KITH_SYNC_INTERVAL_S": "0"}
+# Served boxes get NO_BACKGROUND_SYNC: only the test's own requests and rounds reach a box.
 REQUEST_LIMIT = 256 * 1024  # the web app's MAX_CONTENT_LENGTH
 
 # Runs in a child process with the box open as BOX; prints JSON.
@@ -53,48 +52,10 @@ from appliance.services import accounts, board, moderation, peers
 BOX = Box.open(Path(sys.argv[1]))
 """
 
-SNAPSHOT = """
-from appliance import models
-from appliance.db import database
-out = {}
-for model in models.PROJECTIONS:
-    # Row numbers (integer ids) depend on arrival order; everything else must match.
-    rows = [sorted((k, v) for k, v in r.items() if not (k == "id" and isinstance(v, int)))
-            for r in model.select().dicts()]
-    out[model.__name__] = sorted(json.dumps(r, default=str) for r in rows)
-out["fts"] = sorted(map(str, database.execute_sql(
-    "SELECT post_id, title, details, place FROM post_fts").fetchall()))
-print(json.dumps(out))
-"""
-
-
-def kith(*args: str) -> str:
-    done = subprocess.run(
-        [KITH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert done.returncode == 0, f"kith {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
-
 
 def on_box(data: Path, code: str, *args: str):
-    """Run Python with the box open in a child process; return what it printed as JSON."""
-    done = subprocess.run(
-        [sys.executable, "-c", PRELUDE + code, str(data), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout or "null")
-
-
-def pair(left: Path, right: Path, right_url: str) -> None:
-    """Pair two boxes as staff would: left introduces itself, both confirm the code."""
-    out = kith("--data", str(left), "peer", "add", right_url)
-    code = next(line for line in out.splitlines() if line.startswith("Pairing code:"))
-    code = code.split(":", 1)[1].strip()
-    kith("--data", str(right), "peer", "confirm", code)
-    kith("--data", str(left), "peer", "confirm", code)
+    """Run code in a child Python with the box open as BOX (argv[2:] = args); return JSON."""
+    return kithtest.on_box(data, code, *args, prelude=PRELUDE)
 
 
 def box_key(data: Path) -> Ed25519PrivateKey:

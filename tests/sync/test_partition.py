@@ -9,18 +9,16 @@ Python process opening its data dir, as in test_three_boxes.py.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+import kithtest
 import pytest
-from kithtest import KITH, init_args, serving
+from kithtest import KITH, NO_BACKGROUND_SYNC, SNAPSHOT, init_args, kith, pair, serving
 
 PASSWORD = "partition-password"
-# Rounds run only when a test says so: a background round would heal the partition.
-NO_BACKGROUND_SYNC = {**os.environ, "KITH_SYNC_INTERVAL_S": "0"}
+# Served boxes get NO_BACKGROUND_SYNC: a background round would heal the partition.
 
 # Runs in a child process with the box open as BOX; prints JSON.
 PRELUDE = """
@@ -44,20 +42,6 @@ def visitor(name):
 def staff():
     role = Role.get((Role.role == "admin") & (Role.origin == BOX.origin))
     return accounts.actor_for(BOX, role.member)
-"""
-
-SNAPSHOT = """
-from appliance import models
-from appliance.db import database
-out = {}
-for model in models.PROJECTIONS:
-    # Row numbers (integer ids) depend on arrival order; everything else must match.
-    rows = [sorted((k, v) for k, v in r.items() if not (k == "id" and isinstance(v, int)))
-            for r in model.select().dicts()]
-    out[model.__name__] = sorted(json.dumps(r, default=str) for r in rows)
-out["fts"] = sorted(map(str, database.execute_sql(
-    "SELECT post_id, title, details, place FROM post_fts").fetchall()))
-print(json.dumps(out))
 """
 
 # The documented rule (PROTOCOL.md section 4), computed from the stored records alone:
@@ -101,34 +85,10 @@ print(json.dumps(out))
 """
 
 
-def kith(*args: str) -> str:
-    done = subprocess.run(
-        [KITH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert done.returncode == 0, f"kith {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
 def on_box(data: Path, code: str, args=None):
-    """Run Python with the box open in a child process; return what it printed as JSON."""
+    """Run code in a child Python with the box open as BOX and ARGS = args; return JSON."""
     extra = [] if args is None else [json.dumps(args)]
-    done = subprocess.run(
-        [sys.executable, "-c", PRELUDE + code, str(data), *extra],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout or "null")
-
-
-def pair(left: Path, right: Path, right_url: str) -> None:
-    """Pair two boxes as staff would: left introduces itself, both confirm the code."""
-    out = kith("--data", str(left), "peer", "add", right_url)
-    code = next(line for line in out.splitlines() if line.startswith("Pairing code:"))
-    code = code.split(":", 1)[1].strip()
-    kith("--data", str(right), "peer", "confirm", code)
-    kith("--data", str(left), "peer", "confirm", code)
+    return kithtest.on_box(data, code, *extra, prelude=PRELUDE)
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from kithtest import KITH, init_args
+from kithtest import init_args, pairing_code
+from kithtest import run_kith as kith
 
 PASSWORD = "stick-password"
-
-
-def kith(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [KITH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    if ok:
-        assert done.returncode == 0, f"kith {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done
 
 
 def records(data: Path) -> int:
@@ -37,7 +28,7 @@ def pair(tmp_path):
     kith("--data", str(a), "peer", "card", str(stick / "a.card"))
     kith("--data", str(b), "peer", "card", str(stick / "b.card"))
     out = kith("--data", str(a), "peer", "add", str(stick / "b.card")).stdout
-    code = out.split("Pairing code:")[1].splitlines()[0].strip()
+    code = pairing_code(out)
     assert code in kith("--data", str(b), "peer", "add", str(stick / "a.card")).stdout
     kith("--data", str(a), "peer", "confirm", code)
     kith("--data", str(b), "peer", "confirm", code)

@@ -8,15 +8,14 @@ server holds the same SQLite file open, as on a real box).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+import kithtest
 import pytest
-from kithtest import KITH, init_args, serving
+from kithtest import SNAPSHOT, init_args, kith, pair, serving
 
 PASSWORD = "three-box-password"
 
@@ -35,48 +34,10 @@ def actor(name):
     return accounts.actor_for(BOX, member)
 """
 
-SNAPSHOT = """
-from appliance import models
-from appliance.db import database
-out = {}
-for model in models.PROJECTIONS:
-    # Row numbers (integer ids) depend on arrival order; everything else must match.
-    rows = [sorted((k, v) for k, v in r.items() if not (k == "id" and isinstance(v, int)))
-            for r in model.select().dicts()]
-    out[model.__name__] = sorted(json.dumps(r, default=str) for r in rows)
-out["fts"] = sorted(map(str, database.execute_sql(
-    "SELECT post_id, title, details, place FROM post_fts").fetchall()))
-print(json.dumps(out))
-"""
-
-
-def kith(*args: str) -> str:
-    done = subprocess.run(
-        [KITH, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert done.returncode == 0, f"kith {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
-
 
 def on_box(data: Path, code: str):
-    """Run Python with the box open in a child process; return what it printed as JSON."""
-    done = subprocess.run(
-        [sys.executable, "-c", PRELUDE + code, str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout or "null")
-
-
-def pair(left: Path, right: Path, right_url: str) -> None:
-    """Pair two boxes as staff would: left introduces itself, both confirm the code."""
-    out = kith("--data", str(left), "peer", "add", right_url)
-    code = next(line for line in out.splitlines() if line.startswith("Pairing code:"))
-    code = code.split(":", 1)[1].strip()
-    kith("--data", str(right), "peer", "confirm", code)
-    kith("--data", str(left), "peer", "confirm", code)
+    """Run code in a child Python with the box open as BOX; return its stdout as JSON."""
+    return kithtest.on_box(data, code, prelude=PRELUDE)
 
 
 def sync(data: Path) -> str:

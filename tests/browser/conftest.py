@@ -9,6 +9,7 @@ downloads a browser: if Chromium or axe-core is missing the tests fail and say t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -107,20 +108,27 @@ def server_url(demo_box: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is live in this process,
+# zeroconf (tests/sync/test_discovery.py, later in the same run) cannot run its event
+# loop and times out; ending Chromium with each browser module keeps the two apart.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
-    """One headless Debian Chromium for the whole session."""
+    """One headless Debian Chromium per test module."""
     _require(CHROMIUM, "Debian's chromium")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        # Playwright's sync API leaves its stopped event loop set as this thread's loop.
+        asyncio.set_event_loop(None)
 
 
 @pytest.fixture
@@ -191,7 +199,7 @@ def log_in() -> Callable:
     return _submit_login
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def signed_in(browser, server_url) -> Callable[[str], dict]:
     """signed_in(name) -> a storage state with that demo account logged in, for
     new_page(..., storage_state=...). Logs in once per name through the real form."""

@@ -232,6 +232,12 @@ class Log:
 
     # --- receiving -------------------------------------------------------------------
 
+    def granted_here(self) -> dict[str, int | None]:
+        """Return the origins this box's own grants trust, each with its last valid seq."""
+        direct = _limits(TrustedOrigin.select().where(TrustedOrigin.truster == self.origin))
+        direct.pop(self.origin, None)
+        return direct
+
     def trusted_origins(self) -> dict[str, int | None]:
         """Return the origins this box accepts, each with its last valid seq (None: no limit).
 
@@ -239,8 +245,7 @@ class Log:
         peers it trusts without limit, so centre A learns centre C's records through
         hub B. A grant or revocation of this box's own always wins over a relayed one.
         """
-        direct = _limits(TrustedOrigin.select().where(TrustedOrigin.truster == self.origin))
-        direct.pop(self.origin, None)
+        direct = self.granted_here()
         peers = [origin for origin, limit in direct.items() if limit is None]
         relayed = _limits(
             TrustedOrigin.select().where(

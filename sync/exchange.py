@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from appliance.box import Box
-from appliance.models import PeerCursor, Quarantine, TrustedOrigin
+from appliance.models import PeerCursor, Quarantine
 
 MAX_PAGE_RECORDS = 500
 MAX_PAGE_BYTES = 192 * 1024  # under the web app's request limit, so a push page fits
@@ -54,12 +54,7 @@ def sendable(
     Our own origin goes first, so our trust records arrive before what they vouch for.
     """
     vector = held(box) if ours is None else ours
-    limits: dict[str, int | None] = {box.origin: None, peer: None}
-    for grant in TrustedOrigin.select().where(TrustedOrigin.truster == box.origin):
-        current = limits.get(grant.origin, 0)
-        limits[grant.origin] = (
-            None if grant.last_seq is None or current is None else max(current, grant.last_seq)
-        )
+    limits = {**box.log.granted_here(), box.origin: None, peer: None}
     order = [box.origin] + sorted(o for o in limits if o != box.origin)
     result = {}
     for origin in order:

@@ -59,7 +59,7 @@ def _text(rng: random.Random, words: int) -> str:
 
 def build_box(data_dir: Path, posts: int, seed: int = 1) -> tuple[float, int]:
     """Create a box with `posts` posts; return (seconds taken, records stored)."""
-    from appliance.cli import init_box
+    from appliance.commands.core import init_box
     from appliance.db import database
     from appliance.demo import box_members_with_role
     from appliance.models import StoredRecord

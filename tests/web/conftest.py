@@ -14,7 +14,7 @@ from kithtest import Clock
 from pagetools import ADMIN, ADMIN_PASSWORD, PASSWORD, START_MS, Browser, actor
 
 from appliance.box import Box
-from appliance.cli import init_box
+from appliance.commands.core import init_box
 from appliance.services import accounts, members
 from web import create_app
 

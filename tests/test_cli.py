@@ -161,9 +161,8 @@ def test_init_refusals_from_the_real_command_are_one_line(tmp_path, password_fil
 # --- commands on a directory without a box ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "command", [["serve", "--port", "0"], ["log", "export"], ["log", "verify"]]
-)
+# (`kith serve` without a box serves the first-boot setup: tests/test_first_boot_serve.py)
+@pytest.mark.parametrize("command", [["log", "export"], ["log", "verify"]])
 def test_commands_without_a_box_fail_with_one_line(tmp_path, capsys, command):
     path = tmp_path / "nothing-here"
     assert main(["--data", str(path), *command]) == 1
@@ -171,12 +170,6 @@ def test_commands_without_a_box_fail_with_one_line(tmp_path, capsys, command):
     one_line_error(err, "no box in", "kith init")
     assert out == ""
     assert not path.exists()
-
-
-def test_serve_without_a_box_from_the_real_command(tmp_path):
-    done = run_kith(tmp_path, "--data", str(tmp_path / "empty"), "serve", "--port", "0")
-    assert done.returncode == 1
-    one_line_error(done.stderr, "no box in")
 
 
 # --- log export and verify -------------------------------------------------------------
@@ -440,3 +433,11 @@ def test_a_data_dir_that_is_a_file_is_one_line(tmp_path, password_file):
     done = run_kith(tmp_path, *init_args(tmp_path / "a-file", password_file, "X"))
     assert done.returncode == 1
     one_line_error(done.stderr, "a-file")
+
+
+def test_a_database_from_a_newer_version_is_refused_in_one_line(data, capsys):
+    database.close()
+    with sqlite3.connect(data / DB_FILE) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    assert main(["--data", str(data), "log", "verify"]) == 1
+    one_line_error(capsys.readouterr().err, "written by a newer version of Kith (schema 999")

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from appliance import settings as settings_mod
 from appliance.box import Box, is_box
 from appliance.commands import CommandError, box_dir
 from appliance.errors import ServiceError
@@ -35,22 +36,14 @@ def init_box(data_dir: Path, centre_name: str, admin_name: str, password: str, n
 
     `now_ms` replaces the box's clock (the demo stamps a fortnight of history).
     """
-    from appliance.services import accounts, centre
+    from appliance.services import setup
 
     if is_box(data_dir):
         raise CommandError(f"{data_dir} already holds a box; choose another --data directory")
     try:
-        centre.check_centre_name(centre_name)
-        accounts.check_new_account(admin_name, password)
+        box, _ = setup.create_box(data_dir, centre_name, admin_name, password, now_ms)
     except ServiceError as exc:
         raise CommandError(f"{exc}; nothing was created") from None
-    box = Box.create(data_dir)
-    if now_ms is not None:
-        box.log.now_ms = now_ms
-    centre.create_centre(box, centre_name)
-    admin = accounts.sign_up(box, admin_name, password)
-    box.log.append("role.granted", {"role": "admin", "expires": None}, subject=admin)
-    box.log.append("member.verified", {}, subject=admin)
     return box
 
 
@@ -103,41 +96,108 @@ def start_discovery(box: Box, port: int):
         return None
 
 
-def cmd_serve(args) -> None:
-    import waitress
-
-    from sync import server as sync_server
+def _start_beside(box: Box, app, port: int) -> None:
+    """Start what runs beside a box's board: LAN discovery and background sync rounds."""
     from sync.background import BackgroundSync
-    from web import create_app
 
-    box = Box.open(box_dir(args))
-    host = args.host or box.settings["host"]
-    port = box.settings["port"] if args.port is None else args.port
-    # A burst of phones briefly outnumbering threads is normal, not worth a warning line.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    app = create_app(box)
-    sync_server.init_app(app)
-    try:
-        server = waitress.create_server(
-            app, host=host, port=port, threads=box.settings["threads"], ident="kith"
-        )
-    except OSError as exc:
-        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    discovery = start_discovery(box, int(server.effective_port))
+    discovery = start_discovery(box, port)
     app.extensions["kith_discovery"] = discovery
     if box.settings["sync_interval_s"] > 0:
         BackgroundSync(box, box.settings["sync_interval_s"], discovery).start()
-    # Printed after binding, with the real port, so `--port 0` can be used by scripts.
-    print(
-        f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True
-    )
+
+
+def _board_app(box: Box):
+    from sync import server as sync_server
+    from web import create_app
+
+    app = create_app(box)
+    sync_server.init_app(app)
+    return app
+
+
+def _listen(app, host: str, port: int, threads: int):
+    import waitress
+
+    # A burst of phones briefly outnumbering threads is normal, not worth a warning line.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    try:
+        return waitress.create_server(app, host=host, port=port, threads=threads, ident="kith")
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _run(server, live_app) -> None:
     # systemd stops the server with SIGTERM: end cleanly so discovery says goodbye.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.run()
     finally:
+        app = live_app()
+        discovery = app.extensions.get("kith_discovery") if app is not None else None
         if discovery is not None:
             discovery.close()
+
+
+def _serve_setup(args, data_dir: Path) -> None:
+    """Serve the first-boot setup page until it creates the box, then the board."""
+    from web.setup import FirstBoot
+
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CommandError(f"{data_dir} is a file, not a directory; choose another --data")
+    conf = settings_mod.load(data_dir if data_dir.is_dir() else None)
+    host = args.host or conf["host"]
+    port = conf["port"] if args.port is None else args.port
+    listening = {}
+
+    def go_live(box: Box):
+        app = _board_app(box)
+        _start_beside(box, app, listening["port"])
+        print(f"Kith is serving {box.centre.name} on {listening['url']}", flush=True)
+        return app
+
+    first_boot = FirstBoot(data_dir, go_live, conf)
+    server = _listen(first_boot, host, port, conf["threads"])
+    listening["port"] = int(server.effective_port)
+    url = listening["url"] = f"http://{host}:{server.effective_port}/"
+    where = url
+    if host in ("0.0.0.0", "::"):
+        # Every address of this machine: name the one a Kith box answers to (kith.local).
+        where = f"http://kith.local:{server.effective_port}/ (or this machine's address)"
+    print(
+        f"There is no box in {data_dir} yet: open {where} from a phone or computer on the "
+        "same network to set it up.",
+        file=sys.stderr,
+        flush=True,
+    )
+    # The same line as for a box, last (scripts wait for it and read the port from it).
+    print(f"Kith is serving the first-boot setup on {url}", flush=True)
+    _run(server, lambda: first_boot.board)
+
+
+def cmd_serve(args) -> None:
+    from appliance.services import setup
+
+    data_dir = box_dir(args)
+    if setup.discard_unfinished(data_dir):
+        print(
+            "kith: the last setup did not finish (was the power cut?); starting it again.",
+            file=sys.stderr,
+            flush=True,
+        )
+    if not is_box(data_dir):
+        _serve_setup(args, data_dir)
+        return
+    box = Box.open(data_dir)
+    host = args.host or box.settings["host"]
+    port = box.settings["port"] if args.port is None else args.port
+    app = _board_app(box)
+    server = _listen(app, host, port, box.settings["threads"])
+    _start_beside(box, app, int(server.effective_port))
+    # Printed after binding, with the real port, so `--port 0` can be used by scripts.
+    print(
+        f"Kith is serving {box.centre.name} on http://{host}:{server.effective_port}/", flush=True
+    )
+    _run(server, lambda: app)
 
 
 def cmd_log_export(args) -> None:

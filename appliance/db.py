@@ -55,13 +55,31 @@ def _step_2(db: SqliteDatabase) -> None:
     db.create_tables(models.SYNC)
 
 
+def _step_3(db: SqliteDatabase) -> None:
+    from appliance import models
+
+    db.create_tables(models.ASSISTED)
+
+
 # Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.
-STEPS = [_step_1, _step_2]
+STEPS = [_step_1, _step_2, _step_3]
+
+
+class NewerSchemaError(Exception):
+    """The database was written by a newer Kith than the one running."""
 
 
 def migrate(db: SqliteDatabase) -> None:
     """Apply every schema step the file has not had yet, one transaction per step."""
     current = db.execute_sql("PRAGMA user_version").fetchone()[0]
+    if current > len(STEPS):
+        # An older version after a rollback must not write into tables it does not know.
+        db.close()
+        raise NewerSchemaError(
+            f"this box's database was written by a newer version of Kith (schema {current}; "
+            f"this one knows {len(STEPS)}): start the newer version again, or go back with "
+            "`kith update --rollback`, which carries the data back"
+        )
     for number, step in enumerate(STEPS, start=1):
         if number <= current:
             continue

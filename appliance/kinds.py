@@ -60,6 +60,10 @@ def _bool(value):
     return None if isinstance(value, bool) else "must be true or false"
 
 
+def _true(value):
+    return None if value is True else "must be true (leave the field out otherwise)"
+
+
 def _record_id(value):
     return None if isinstance(value, str) and _HEX_ID.match(value) else "must be a record id"
 
@@ -96,6 +100,9 @@ class Kind:
     entity: str  # centre | member | post | trust
     creates: bool = False
     body: dict = field(default_factory=dict)
+    # Body fields a record may leave out. Added fields are optional, so records written
+    # before a field existed stay valid.
+    optional: frozenset[str] = frozenset()
 
 
 KINDS: dict[str, Kind] = {
@@ -124,7 +131,10 @@ KINDS: dict[str, Kind] = {
             "category": _slug,
             "place": _text(PLACE_MAX),
             "needed_by": _optional(_iso_date),
+            # Staff posted it for a walk-in visitor (the author is the staff member).
+            "assisted": _true,
         },
+        optional=frozenset({"assisted"}),
     ),
     "post.resolved": Kind("post", body={"note": _text(NOTE_MAX, empty=True)}),
     "post.reopened": Kind("post"),
@@ -159,7 +169,7 @@ def check_body(fields: dict) -> None:
     if not kind.creates and fields["subject"] is None:
         raise RecordError(f"{fields['kind']} needs a subject")
     body = fields["body"]
-    missing = sorted(set(kind.body) - set(body))
+    missing = sorted(set(kind.body) - set(body) - kind.optional)
     extra = sorted(set(body) - set(kind.body))
     if missing or extra:
         kind_name = fields["kind"]
@@ -167,6 +177,8 @@ def check_body(fields: dict) -> None:
             f"{kind_name} body: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
         )
     for name, check in kind.body.items():
+        if name not in body:
+            continue  # an optional field left out
         problem = check(body[name])
         if problem:
             raise RecordError(f"{fields['kind']} body.{name} {problem}")

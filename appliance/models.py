@@ -2,8 +2,8 @@
 
 Projections (Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks,
 TrustedOrigin) are rebuilt from records only; nothing else writes them. Local tables
-(Account, LoginSession, MemberPrivate) hold secrets and private details that are never
-records, so no export or sync can reach them.
+(Account, LoginSession, MemberPrivate, AssistedVisitor) hold secrets and private details
+that are never records, so no export or sync can reach them.
 """
 
 from __future__ import annotations
@@ -207,6 +207,21 @@ class MemberPrivate(BaseModel):
     contact = TextField()
 
 
+class AssistedVisitor(BaseModel):
+    """A post staff made here for a walk-in visitor, with the visitor's name and a way
+    to reach them if they left them (empty otherwise): for this centre's staff only.
+
+    The post itself is a record (author = the staff member, body `assisted: true`);
+    these details never are. The row goes when its retention ends and the details
+    sooner if staff forget them (appliance/services/assisted.py says when).
+    """
+
+    post = CharField(primary_key=True)  # id of the post.created record
+    name = CharField(default="")
+    contact = TextField(default="")
+    created_ms = IntegerField()
+
+
 class Peer(BaseModel):
     """Another box this one has met: where to reach it and how syncing with it went.
 
@@ -245,4 +260,5 @@ class PeerCursor(BaseModel):
 PROJECTIONS = [Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks, TrustedOrigin]
 LOCAL = [Account, LoginSession, MemberPrivate]
 SYNC = [Peer, PeerCursor]  # added by schema step 2
+ASSISTED = [AssistedVisitor]  # added by schema step 3
 ALL_MODELS = [StoredRecord, BoxState, Quarantine, *PROJECTIONS, *LOCAL]

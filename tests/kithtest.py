@@ -163,15 +163,19 @@ def serving(
     log: Path,
     env: dict[str, str] | None = None,
     timeout: float = SERVE_START_TIMEOUT,
+    port: int = 0,
 ) -> Iterator[tuple[str, str]]:
-    """Run `kith [args] serve --host 127.0.0.1 --port 0`; yield (centre name, base URL).
+    """Run `kith [args] serve --host 127.0.0.1 --port PORT`; yield (centre name, base URL).
+
+    PORT 0 (the default) picks a free port; a test that restarts a server passes the
+    port it had, so pages open in a browser reach it again.
 
     The server's first line must be "Kith is serving NAME on URL" with URL on 127.0.0.1,
     within `timeout` seconds. Its stderr goes to the file `log`; `env` (default: this
     process's environment) is its environment. The server is always stopped, whatever
     happens at start-up or in the block.
     """
-    command = [KITH, *args, "serve", "--host", "127.0.0.1", "--port", "0"]
+    command = [KITH, *args, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with (
         open(log, "wb") as err,
         subprocess.Popen(

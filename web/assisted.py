@@ -1,0 +1,56 @@
+"""Assisted posting: staff post for a walk-in visitor, from the kiosk or the desk.
+
+The form is the posting form's own fields (templates/posting/fields.html) plus the
+visitor's optional name and contact, which only this centre's staff ever see.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from appliance.errors import InvalidInput
+from appliance.services import assisted, members
+from web import posting
+from web.context import actor, box
+
+bp = Blueprint("assisted", __name__, url_prefix="/staff/assisted")
+
+
+@bp.app_template_global()
+def assisted_note(post_id: str) -> dict | None:
+    """How a post was assisted, for the post page (the visitor's details for staff only)."""
+    return assisted.assisted_note(box(), actor(), post_id)
+
+
+@bp.get("")
+def index():
+    return render_template("staff/assisted.html", posts=assisted.recent(box(), actor()))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    members.require_staff(actor())
+    errors: dict = {}
+    if request.method == "POST":
+        data = {
+            **posting._answers(),
+            **{f: request.form.get(f, "") for f in assisted.VISITOR_FIELDS},
+        }
+        try:
+            post_id = assisted.create_assisted_post(box(), actor(), data)
+        except InvalidInput as exc:
+            errors = exc.fields
+        else:
+            flash(_("The post is on the board, marked as posted with help from staff."))
+            return redirect(url_for("board.post", post_id=post_id))
+    return render_template(
+        "staff/assisted_new.html", **posting._context(form=request.form, errors=errors)
+    ), 400 if errors else 200
+
+
+@bp.post("/<post_id>/forget")
+def forget(post_id):
+    assisted.forget_visitor(box(), actor(), post_id)
+    flash(_("The visitor's name and contact are deleted."))
+    return redirect(url_for("board.post", post_id=post_id))

@@ -18,6 +18,8 @@ from appliance.models import Centre
 KEY_FILE = "box.key"
 SECRET_FILE = "web-secret"
 DB_FILE = "kith.db"
+# Present while a box restored from a backup has not yet learnt its latest seq.
+RESTORED_FILE = "restored"
 
 
 class BoxError(Exception):
@@ -99,6 +101,10 @@ class Box:
         conf = settings_mod.load(data_dir, overrides)
         open_database(data_dir / DB_FILE)
         log = Log(key, max_clock_ahead_ms=conf["max_clock_ahead_s"] * 1000)
+        if (data_dir / RESTORED_FILE).exists():
+            from appliance.backup import guard_restored  # only a restored box pays for it
+
+            guard_restored(log, data_dir / RESTORED_FILE)
         log.state()
         secret = (data_dir / SECRET_FILE).read_bytes()
         return cls(data_dir=data_dir, settings=conf, log=log, secret_key=secret)

@@ -12,13 +12,14 @@ import argparse
 import sys
 
 from appliance.box import BoxError
-from appliance.commands import CommandError, core, data_parent
+from appliance.commands import CommandError, core, data_parent, maintenance, update
+from appliance.db import NewerSchemaError
 from appliance.errors import ServiceError
 from appliance.settings import SettingsError
 from sync import commands as sync_commands
 
 # The order subcommands appear in `kith --help`.
-AREAS = [core, sync_commands]
+AREAS = [core, sync_commands, maintenance, update]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args.data = getattr(args, "data", None)
     try:
         args.func(args)
-    except (CommandError, BoxError, SettingsError) as exc:
+    except (CommandError, BoxError, SettingsError, NewerSchemaError) as exc:
         print(f"kith: {exc}", file=sys.stderr)
         return 1
     except ServiceError as exc:

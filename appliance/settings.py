@@ -53,11 +53,28 @@ SETTINGS = [
         86400,
         "Refuse records stamped more than this many seconds ahead of this box's clock.",
     ),
+    Setting(
+        "public_url",
+        "",
+        "Address the kiosk's QR code gives phones, e.g. http://192.168.1.20:8080/ "
+        "(empty: this box's address on the local network).",
+    ),
+    Setting(
+        "backup_stick",
+        "/media/kith-backup",
+        "Where a USB stick for backups is mounted; `kith backup` with no folder writes "
+        "there when a stick is mounted, else to the data dir's backups folder.",
+    ),
+    Setting(
+        "backups_kept",
+        7,
+        "How many backups of this box `kith backup` keeps in a folder (the oldest go first).",
+    ),
 ]
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 ENV_PREFIX = "KITH_"
 # Environment variables that are not settings but are read elsewhere.
-ENV_RESERVED = {"KITH_DATA"}
+ENV_RESERVED = {"KITH_DATA", "KITH_INSTALL_ROOT", "KITH_RELEASE_KEYS_DIR"}  # update.py
 
 
 def _coerce(name: str, value: object) -> object:
@@ -74,6 +91,10 @@ def _coerce(name: str, value: object) -> object:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"setting timezone: unknown time zone {value!r}") from None
+    if name == "public_url" and value and not value.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"setting public_url must start with http:// or https://, not {value!r}"
+        )
     return value
 
 

@@ -7,12 +7,14 @@ cursor, so a round cut off at any point resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import json
 import urllib.parse
 from dataclasses import dataclass, field
 
+from appliance import backup
 from appliance.box import Box
 from appliance.services import peers
 from sync import exchange
@@ -101,44 +103,102 @@ def sync_round(box: Box, peer_origin: str) -> RoundResult:
         result.error = str(exc)
         about_them = None
     peers.note_sync(box, peer.origin, result.pulled, result.pushed, result.error, about_them)
+    if result.error is None:
+        # The peer told us how far it holds our own origin: a restored box is safe again.
+        backup.learned_from_peer(box, about_them.get("have", {}))
     return result
 
 
 def _pull_all(box: Box, peer, result: RoundResult) -> dict:
-    about_them: dict = {}
     have = exchange.held(box)  # then kept up to date page by page
-    while True:
-        ask = {"have": have, "accepts": exchange.accepts(box)}
-        status, answer = _request(box, peer.url, "/sync/v1/pull", json.dumps(ask).encode())
-        if status != 200:
-            raise SyncError(f"{peer.name} refused to send ({_error_of(status, answer)})")
-        try:
-            header, lines = exchange.parse_page(answer)
-            about_them = {"have": header.get("have", {}), "accepts": header.get("accepts", {})}
+    ask = {"have": dict(have), "accepts": exchange.accepts(box)}
+    page, checking = _pull_page(box, peer, ask), None
+    with exchange.PageChecker() as checker, contextlib.ExitStack() as long_pull:
+        while True:
+            header, lines, about_them = page
             origin = header.get("origin")
             if origin is None:
                 return about_them
-            exchange.check_page(header, lines, peer.origin)
-        except (ValueError, TypeError) as exc:
-            raise SyncError(f"{peer.name} sent a malformed page: {exc}") from None
-        if header["through"] <= ask["have"].get(origin, 0):
-            raise SyncError(f"{peer.name} sent a page that does not move forward")
-        advance = functools.partial(exchange.advance_cursor, peer.origin, origin, header["through"])
-        outcome = box.log.ingest(lines, also=advance)
-        result.pages += 1
-        if not outcome.ok:
-            result.rejected = [f"line {r.line}: {r.reason}" for r in outcome.rejected]
-            raise SyncError(
-                f"refused a page from {peer.name}: {result.rejected[0]}"
-                + (f" (and {len(result.rejected) - 1} more)" if len(result.rejected) > 1 else "")
-            )
-        result.pulled += len(outcome.accepted)
-        result.duplicates += outcome.duplicates
-        have[origin] = max(have.get(origin, 0), header["through"])
-        # A page may have brought trust in more boxes (a peer's trust.granted): ask again
-        # at once for their records rather than a round later.
-        if not header["more"] and exchange.accepts(box) == ask["accepts"]:
-            return about_them
+            if header["more"] and checker.start():
+                # A long pull: a worker process will check pages, and the records go in
+                # with SQLite set for bulk writes, in pages as large as the protocol allows
+                # once the worker takes them.
+                long_pull.enter_context(exchange.bulk_writes())
+            if checking is None:
+                checking = checker.submit(lines)
+            following = next_checking = None
+            if header["more"]:
+                # Fetch the next page now and hand it to the worker, which verifies it
+                # while this process stores the current one. A failure to fetch it counts
+                # only once we get to it.
+                next_ask = {
+                    "have": {**have, origin: max(have.get(origin, 0), header["through"])},
+                    "accepts": ask["accepts"],
+                    **(exchange.LONG_PULL_PAGES if checker.running else {}),
+                }
+                try:
+                    following = _pull_page(box, peer, next_ask)
+                except SyncError as exc:
+                    following = exc
+            checked = checker.result(checking, lines)
+            if isinstance(following, tuple) and following[0].get("origin") is not None:
+                next_checking = checker.submit(following[1])
+            _apply_page(box, peer, ask, page, checked, result)
+            have[origin] = max(have.get(origin, 0), header["through"])
+            accepts = exchange.accepts(box)
+            if following is not None and accepts == ask["accepts"]:
+                if isinstance(following, SyncError):
+                    raise following
+                ask, page, checking = next_ask, following, next_checking
+                continue
+            if next_checking is not None:  # asked with the trust we had before: drop it
+                checker.result(next_checking, following[1])
+            # A page may have brought trust in more boxes (a peer's trust.granted): ask again
+            # at once for their records rather than a round later.
+            if not header["more"] and accepts == ask["accepts"]:
+                return about_them
+            ask = {"have": dict(have), "accepts": accepts}
+            page, checking = _pull_page(box, peer, ask), None
+
+
+def _pull_page(box: Box, peer, ask: dict) -> tuple[dict, list[bytes], dict]:
+    """Request one page; return its header, its lines and what the peer says of itself."""
+    status, answer = _request(box, peer.url, "/sync/v1/pull", json.dumps(ask).encode())
+    if status != 200:
+        raise SyncError(f"{peer.name} refused to send ({_error_of(status, answer)})")
+    try:
+        header, lines = exchange.parse_page(answer)
+        about_them = {"have": header.get("have", {}), "accepts": header.get("accepts", {})}
+    except (ValueError, TypeError) as exc:
+        raise SyncError(f"{peer.name} sent a malformed page: {exc}") from None
+    return header, lines, about_them
+
+
+def _apply_page(box: Box, peer, ask: dict, page: tuple, checked: list, result: RoundResult):
+    """Store a checked page and move our cursor, in one transaction; raise SyncError if refused."""
+    header, lines, _ = page
+    # Blank lines are neither in `lines` nor in `checked`: one checked entry per line.
+    parsed = [c.record.fields if c.record else None for c in checked]
+    if len(parsed) != len(lines):
+        parsed = None
+    try:
+        exchange.check_page(header, lines, peer.origin, parsed)
+    except (ValueError, TypeError) as exc:
+        raise SyncError(f"{peer.name} sent a malformed page: {exc}") from None
+    origin = header["origin"]
+    if header["through"] <= ask["have"].get(origin, 0):
+        raise SyncError(f"{peer.name} sent a page that does not move forward")
+    advance = functools.partial(exchange.advance_cursor, peer.origin, origin, header["through"])
+    outcome = box.log.ingest_checked(checked, also=advance)
+    result.pages += 1
+    if not outcome.ok:
+        result.rejected = [f"line {r.line}: {r.reason}" for r in outcome.rejected]
+        raise SyncError(
+            f"refused a page from {peer.name}: {result.rejected[0]}"
+            + (f" (and {len(result.rejected) - 1} more)" if len(result.rejected) > 1 else "")
+        )
+    result.pulled += len(outcome.accepted)
+    result.duplicates += outcome.duplicates
 
 
 def _push_all(box: Box, peer, about_them: dict, result: RoundResult) -> None:

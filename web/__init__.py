@@ -38,7 +38,18 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         # One connection per waitress thread, reused across requests.
         database.connect(reuse_if_open=True)
 
-    from web import accounts, api, board, errors, posting, staff, templating
+    from web import (
+        accounts,
+        api,
+        assisted,
+        board,
+        errors,
+        health,
+        kiosk,
+        posting,
+        staff,
+        templating,
+    )
 
     # Load the actor before CSRF checks run, so even a refused form's page knows who
     # is signed in.
@@ -51,4 +62,7 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(kiosk.bp)
+    app.register_blueprint(assisted.bp)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from appliance.errors import InvalidInput, NotSignedIn, ServiceError
@@ -27,6 +28,19 @@ def json_error(exc: ServiceError):
     return jsonify(body), exc.status
 
 
+def storage_full(exc: BaseException | None) -> bool:
+    """Return True if an error (or one it was raised while handling) is SQLITE_FULL.
+
+    SQLite rolls the transaction back itself on a full disk, so peewee's own ROLLBACK
+    then fails too and hides the first error under "no transaction is active".
+    """
+    while exc is not None:
+        if "database or disk is full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def init_app(app) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
@@ -35,6 +49,21 @@ def init_app(app) -> None:
         if isinstance(exc, NotSignedIn) and request.method == "GET":
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         return render_template("error.html", message=message_of(exc), status=exc.status), exc.status
+
+    @app.errorhandler(OperationalError)
+    def _storage_full(exc: OperationalError):
+        if not storage_full(exc):
+            raise exc
+        # SQLite rolled the write back: nothing is half-saved and the file stays sound.
+        app.logger.error("The box's storage is full; a write was refused: %s", exc)
+        message = gettext(
+            "The box's storage is full, so nothing new can be saved right now. Nothing "
+            "already saved is lost. Please tell the centre's staff: the health page says "
+            "what to do."
+        )
+        if wants_json():
+            return jsonify({"error": message}), 507
+        return render_template("error.html", message=message, status=507), 507
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

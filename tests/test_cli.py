@@ -441,3 +441,9 @@ def test_a_database_from_a_newer_version_is_refused_in_one_line(data, capsys):
         conn.execute("PRAGMA user_version = 999")
     assert main(["--data", str(data), "log", "verify"]) == 1
     one_line_error(capsys.readouterr().err, "written by a newer version of Kith (schema 999")
+
+
+def test_sync_on_a_box_without_peers_is_not_a_failure(data, capsys):
+    # The nightly timer runs it on every box, paired or not.
+    assert main(["--data", str(data), "sync"]) == 0
+    assert "Nothing to sync: no paired box" in capsys.readouterr().out

@@ -13,16 +13,21 @@ posts are rowids. A `quick_check` of the copy then makes a damaged database fail
 backup loudly instead of being archived.
 
 A restored box may lag behind itself: peers may hold records it signed after the backup.
-It is marked restored (the file `restored` in the data dir) and refuses to sign until a
-completed sync round with a paired peer has told it its latest seq, or it starts a new key
-(DESIGN.md, "A box never reuses its own seq"). Restoring is in appliance/restore.py.
+It is marked restored (the file `restored` in the data dir, JSON) and refuses to sign
+until every paired peer it can call (one with an address) has completed a sync round
+since the restore and told it its latest seq, or until it starts a new key (DESIGN.md,
+"A box never reuses its own seq"). One peer is not enough: a peer switched off since the
+backup knows less than the box signed, and writing after hearing only from it would sign
+seqs another peer holds (a fork, and every peer quarantines the centre). A paired peer
+with no address only ever calls this box, so it can never answer here: staff are told
+that, and that `kith restore FILE --new-key` is the way out when it may hold newer
+records. Restoring is in appliance/restore.py.
 """
 
 from __future__ import annotations
 
 import datetime
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -40,7 +45,9 @@ from pathlib import Path
 from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, SECRET_FILE, Box
 from appliance.db import database
 from appliance.errors import N_, Conflict
+from appliance.files import fsync_dir, sha256_file, write_atomic
 from appliance.models import BoxState
+from appliance.services import peers
 from appliance.services.peers import fingerprint
 from appliance.settings import CONFIG_FILE
 
@@ -51,10 +58,18 @@ REQUIRED = (DB_FILE, KEY_FILE, SECRET_FILE)
 OPTIONAL = (CONFIG_FILE,)
 DATA_BACKUPS = "backups"  # <data dir>/backups when no stick is mounted
 STALE_PARTIAL_S = 24 * 3600  # a half-written backup this old was cut off by a power cut
+MAX_MANIFEST_BYTES = 1 << 20  # a real one is a few hundred bytes
 
+# What pages show anyone (visitors and members too) who tries to post on a restored box.
 RESTORED_MESSAGE = N_(
-    "This box was restored from a backup. Sync with a paired box first (kith sync) so it "
-    "learns its latest records, or start a new key (kith restore --new-key)."
+    "The board cannot take new posts until staff finish restoring it; please ask staff."
+)
+# What staff read at the command line; kith doctor and the staff health page say more.
+RESTORED_STAFF_MESSAGE = (
+    "this box was restored from a backup and signs nothing until every paired box it can "
+    "call has synced with it (kith sync), so it learns its latest records; if one of them "
+    "is gone for good, or its paired boxes only call it, start a new key instead "
+    "(kith restore FILE --new-key)"
 )
 
 
@@ -63,7 +78,17 @@ class BackupError(Exception):
 
 
 class RestoredBox(Conflict):
-    """The box was restored and has not yet learnt its latest seq from a peer."""
+    """The box was restored and has not yet learnt its latest seq from its peers.
+
+    `message` (what pages show, translated) is for anyone; str() is for staff at the
+    command line and names the commands that end it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(RESTORED_MESSAGE)
+
+    def __str__(self) -> str:
+        return RESTORED_STAFF_MESSAGE
 
 
 @dataclass
@@ -83,7 +108,7 @@ def guard_restored(log, marker: Path) -> None:
 
     def guard() -> None:
         if marker.exists():
-            raise RestoredBox(RESTORED_MESSAGE)
+            raise RestoredBox()
         # Another process (kith sync) learnt our seq and removed the marker after
         # committing it: from now on this log writes at no extra cost.
         log.write_guard = None
@@ -91,22 +116,35 @@ def guard_restored(log, marker: Path) -> None:
     log.write_guard = guard
 
 
-def learned_from_peer(box: Box, their_have: dict) -> bool:
-    """Lift the restored mark after a completed round with a paired peer; True if it was set.
+def learned_from_peer(box: Box, peer_origin: str, their_have: dict) -> bool:
+    """Note a completed round with a paired peer; lift the restored mark once all answered.
 
     `their_have` is the peer's vector. Its seq for our origin covers every record of ours
     the peer holds and those it stepped over because we kept them local, so our next seq
-    goes past it. The records themselves came in the round (Log._observe moved past them).
+    goes past it at once. The records themselves came in the round (Log._observe moved
+    past them). The mark goes only when every paired peer with an address has answered
+    since the restore (restored_state()["answered"]). Returns True if this call lifted it.
     """
     marker = box.data_dir / RESTORED_FILE
-    if not marker.exists():
+    if not marker.exists() or not peers.is_paired(box, peer_origin):
         return False
     theirs = their_have.get(box.origin, 0)
+    # The write lock also keeps two sync runs (the server's and `kith sync`) from each
+    # rewriting the marker with only its own answer.
     with database.atomic():
         state = box.log.state()
         # A seq past 2^53 could never be signed (DESIGN.md): a peer claiming one is wrong.
         if type(theirs) is int and state.seq < theirs < 2**53:
             BoxState.update(seq=theirs).where(BoxState.origin == box.origin).execute()
+        mark = restored_state(box.data_dir)
+        if mark is None:
+            return False  # another process lifted it meanwhile
+        answered = sorted({*mark.get("answered", []), peer_origin})
+        # Written even when it is about to go, so a process that reads it before the
+        # unlink below finds every answer and comes to the same conclusion.
+        write_atomic(marker, json.dumps({**mark, "answered": answered}).encode())
+        if waiting_for(box, answered):
+            return False
     # Only after the new seq is committed: a guard in another process that finds the
     # marker gone reads the new seq.
     marker.unlink(missing_ok=True)
@@ -115,15 +153,30 @@ def learned_from_peer(box: Box, their_have: dict) -> bool:
     return True
 
 
+def waiting_for(box: Box, answered: list[str]) -> list[dict]:
+    """Return the paired peers with an address that have not answered since the restore."""
+    return [
+        p for p in peers.list_peers(box) if p["paired"] and p["url"] and p["origin"] not in answered
+    ]
+
+
 def restored_state(data_dir: Path) -> dict | None:
-    """Return what the restored marker says (backup seq, when), or None if not restored."""
+    """Return what the restored marker says (backup seq, when, peers that answered since).
+
+    None if the box is not restored; {} if the marker cannot be read.
+    """
     marker = Path(data_dir) / RESTORED_FILE
-    if not marker.exists():
-        return None
     try:
-        return json.loads(marker.read_text(encoding="utf-8"))
+        state = json.loads(marker.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
     except (OSError, ValueError):
         return {}
+    if not isinstance(state, dict):
+        return {}
+    if not isinstance(state.get("answered"), list):
+        state["answered"] = []
+    return state
 
 
 # --- making a backup -----------------------------------------------------------------
@@ -146,28 +199,6 @@ def file_stamp(ms: int) -> str:
     """Return a UTC time for a file name (sorts in time order; no colons for FAT sticks)."""
     moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
     return moment.strftime("%Y%m%d-%H%M%SZ")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries (a rename) to disk where the filesystem allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems (vfat on a stick) cannot sync a directory
-    finally:
-        os.close(fd)
 
 
 def _snapshot(source: Path, target: Path, origin: str) -> int:
@@ -263,7 +294,7 @@ def make_backup(box: Box, dest_dir: Path | None = None) -> BackupResult:
                 "created": datetime.datetime.fromtimestamp(now / 1000, datetime.UTC).isoformat(),
                 "seq": seq,
                 "files": {
-                    name: {"sha256": _sha256_file(src), "size": src.stat().st_size}
+                    name: {"sha256": sha256_file(src), "size": src.stat().st_size}
                     for name, src in files.items()
                 },
             }
@@ -289,6 +320,8 @@ def read_manifest(path: Path) -> dict:
             first = tar.next()
             if first is None or first.name != MANIFEST or not first.isfile():
                 raise BackupError(f"{path} is not a Kith backup (it has no manifest)")
+            if first.size > MAX_MANIFEST_BYTES:  # never read a gzip bomb into memory
+                raise BackupError(f"{path} is not a Kith backup (its manifest is too big)")
             manifest = json.loads(tar.extractfile(first).read())
     except (*UNREADABLE, ValueError) as exc:
         raise BackupError(DAMAGED.format(path=path, why=exc)) from None

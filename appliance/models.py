@@ -262,3 +262,7 @@ LOCAL = [Account, LoginSession, MemberPrivate]
 SYNC = [Peer, PeerCursor]  # added by schema step 2
 ASSISTED = [AssistedVisitor]  # added by schema step 3
 ALL_MODELS = [StoredRecord, BoxState, Quarantine, *PROJECTIONS, *LOCAL]
+# Every table a box keeps for itself that no record rebuilds (everything but the log, the
+# box's own counters and the projections): `kith update --rollback` carries these back.
+# A new table of that kind goes here too, or a rollback silently loses it.
+LOCAL_STATE = [Quarantine, *LOCAL, *SYNC, *ASSISTED]

@@ -1,10 +1,12 @@
 """Restoring a backup into a data dir, and giving a restored box a new key.
 
-Nothing is trusted before it is checked: the manifest, every file's checksum, and that
-the key in the backup is the box the manifest names. Nothing is deleted either: whatever
-the restore replaces is moved aside as `NAME.before-restore-STAMP`. The restored box is
-marked (appliance.backup.RESTORED_FILE) before its database is put in place, so a
-restore cut off half way never leaves a box that would sign again from the backup's seq.
+Nothing is trusted before it is checked: the manifest, every file's size (before a byte
+of it is unpacked, so a crafted file cannot fill the disk), every file's checksum, and
+that the key in the backup is the box the manifest names. Nothing is deleted either:
+whatever the restore replaces is moved aside as `NAME.before-restore-STAMP`. The restored
+box is marked (appliance.backup.RESTORED_FILE) before its database is put in place, so a
+restore cut off half way never leaves a box that would sign again from the backup's seq,
+and first-boot setup never discards a box while that mark is down.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
+import shutil
 import tarfile
 import tempfile
 import time
@@ -30,13 +32,16 @@ from appliance.backup import (
     UNREADABLE,
     BackupError,
     file_stamp,
-    fsync_dir,
     read_manifest,
 )
 from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, SECRET_FILE, Box
 from appliance.db import database
+from appliance.files import database_in_use, fsync_dir, write_atomic
 from appliance.models import BoxState, Category, Centre, Place, Role
 from appliance.records import public_key_text
+from appliance.services.setup import UNFINISHED_FILE
+
+MB = 1024 * 1024
 
 
 @dataclass
@@ -46,13 +51,26 @@ class RestoreResult:
     new_origin: str | None = None
 
 
-def _extract_verified(path: Path, manifest: dict, staging: Path) -> dict[str, Path]:
-    """Extract every file of a backup into staging, checking each against the manifest."""
+def _check_files(path: Path, manifest: dict, data_dir: Path) -> dict:
+    """Return the manifest's files once their names and sizes make sense and fit the disk."""
     wanted = manifest["files"]
     missing = [name for name in REQUIRED if name not in wanted]
     unknown = [name for name in wanted if name not in (*REQUIRED, *OPTIONAL)]
-    if missing or unknown:
+    sizes = [entry.get("size") if isinstance(entry, dict) else None for entry in wanted.values()]
+    if missing or unknown or not all(type(size) is int and size >= 0 for size in sizes):
         raise BackupError(f"{path} has a damaged manifest; use another backup")
+    # Unpacked beside the data, and whatever it replaces is kept: all of it must fit.
+    free = shutil.disk_usage(data_dir).free
+    if sum(sizes) >= free:
+        raise BackupError(
+            f"restoring {path} needs {sum(sizes) // MB + 1} MB free in {data_dir}, but only "
+            f"{free // MB} MB is free; make room (delete old backups there) and try again"
+        )
+    return wanted
+
+
+def _extract_verified(path: Path, wanted: dict, staging: Path) -> dict[str, Path]:
+    """Extract every file of a backup into staging, checking each against the manifest."""
     out: dict[str, Path] = {}
     try:
         with tarfile.open(path, "r:gz") as tar:
@@ -61,11 +79,20 @@ def _extract_verified(path: Path, manifest: dict, staging: Path) -> dict[str, Pa
                     continue
                 if member.name not in wanted or member.name in out or not member.isfile():
                     raise BackupError(f"{path} holds something a Kith backup never does")
+                # The size is known before anything is unpacked: a file bigger than the
+                # manifest says is refused, never written out to find out.
+                if member.size != wanted[member.name]["size"]:
+                    raise BackupError(
+                        f"{path}: {member.name} is bigger than its manifest says, so the "
+                        "backup is damaged; use another backup"
+                        if member.size > wanted[member.name]["size"]
+                        else DAMAGED.format(path=path, why=f"{member.name} is cut short")
+                    )
                 target = staging / member.name
                 digest = hashlib.sha256()
                 source = tar.extractfile(member)
                 with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-                    while chunk := source.read(1024 * 1024):
+                    while chunk := source.read(MB):
                         digest.update(chunk)
                         f.write(chunk)
                     f.flush()
@@ -80,10 +107,13 @@ def _extract_verified(path: Path, manifest: dict, staging: Path) -> dict[str, Pa
         raise BackupError(DAMAGED.format(path=path, why=exc)) from None
     if set(out) != set(wanted):
         raise BackupError(DAMAGED.format(path=path, why="files are missing"))
-    key = _load_key(out[KEY_FILE].read_bytes())
+    return out
+
+
+def _check_key(path: Path, manifest: dict, files: dict[str, Path]) -> None:
+    key = _load_key(files[KEY_FILE].read_bytes())
     if key is None or public_key_text(key) != manifest["origin"]:
         raise BackupError(f"{path}: the key in it is not the box its manifest names")
-    return out
 
 
 def _load_key(pem: bytes) -> Ed25519PrivateKey | None:
@@ -99,30 +129,19 @@ def _load_key(pem: bytes) -> Ed25519PrivateKey | None:
 
 def _check_not_running(db_path: Path) -> None:
     """Refuse while a server or another kith command has the database open."""
-    if not db_path.exists():
-        return
-    conn = sqlite3.connect(str(db_path), timeout=0, isolation_level=None)
-    try:
-        # An open WAL connection anywhere keeps us from taking the file exclusively.
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise BackupError(
-                "the box is running, so it cannot be restored now; stop it first "
-                "(sudo systemctl stop kith.service kith-sync.timer kith-backup.timer) "
-                "and run kith restore again"
-            ) from None
-    except sqlite3.DatabaseError:
-        pass  # a damaged database: the reason to restore, not a reason to refuse
-    finally:
-        conn.close()
+    if database_in_use(db_path):
+        raise BackupError(
+            "the box is running, so it cannot be restored now; stop it first "
+            "(sudo systemctl stop kith.service kith-sync.timer kith-backup.timer) "
+            "and run kith restore again"
+        )
 
 
 def _check_same_box(data_dir: Path, manifest: dict, other_box_ok: bool) -> None:
     key_path = data_dir / KEY_FILE
-    if other_box_ok or not key_path.exists():
+    # A first boot cut off part way made a key that never signed anything that left the
+    # box: replacing it needs no asking (it is still moved aside, like everything else).
+    if other_box_ok or not key_path.exists() or (data_dir / UNFINISHED_FILE).exists():
         return
     try:
         key = _load_key(key_path.read_bytes())
@@ -135,15 +154,6 @@ def _check_same_box(data_dir: Path, manifest: dict, other_box_ok: bool) -> None:
         f"this backup is of {centre} ({manifest.get('fingerprint', '?')}), but {data_dir} "
         "holds a different box; to replace that box with this backup, add --replace-other-box"
     )
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
 
 
 def restore_backup(
@@ -164,18 +174,29 @@ def restore_backup(
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise BackupError(f"cannot create {data_dir}: {exc.strerror}") from None
+    wanted = _check_files(file, manifest, data_dir)
     result = RestoreResult(manifest)
     stamp = file_stamp(int(time.time() * 1000))
     try:
         with tempfile.TemporaryDirectory(prefix=".restore-", dir=data_dir) as staging:
-            files = _extract_verified(file, manifest, Path(staging))
+            files = _extract_verified(file, wanted, Path(staging))
+            _check_key(file, manifest, files)
             # The mark goes down first: a restore cut off half way never leaves a box that
-            # would sign again from the backup's seq.
-            marker = {"seq": manifest["seq"], "backup": file.name, "made": manifest["created_ms"]}
-            _write_atomic(data_dir / RESTORED_FILE, json.dumps(marker).encode())
+            # would sign again from the backup's seq. Its "answered" lists the paired
+            # peers heard from since (appliance.backup.learned_from_peer).
+            marker = {
+                "seq": manifest["seq"],
+                "backup": file.name,
+                "made": manifest["created_ms"],
+                "answered": [],
+            }
+            write_atomic(data_dir / RESTORED_FILE, json.dumps(marker).encode())
             result.moved_aside = _move_aside(data_dir, files, stamp)
             for name, staged in files.items():
                 os.replace(staged, data_dir / name)
+            # A first boot cut off before the restore left this; the next `kith serve`
+            # would take the restored box for that half-made one and delete it.
+            (data_dir / UNFINISHED_FILE).unlink(missing_ok=True)
             fsync_dir(data_dir)
         if new_key:
             result.new_origin = start_new_key(data_dir, manifest["origin"])
@@ -237,8 +258,7 @@ def start_new_key(data_dir: Path, old_origin: str) -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_atomic(data_dir / KEY_FILE, pem)
-    fsync_dir(data_dir)
+    write_atomic(data_dir / KEY_FILE, pem)
     box = Box.open(data_dir)
     # A new origin has no seqs to reuse: it may write at once.
     box.log.write_guard = None

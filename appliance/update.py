@@ -45,6 +45,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from appliance.files import sha256_file
+
 FORMAT = 1
 # Distinct from records' (kith/record/v1), sync's and bundles' prefixes (sync/PROTOCOL.md),
 # so no other signature a key makes can ever pass for a signed update.
@@ -165,20 +167,19 @@ def _machine_of(platform_tag: str) -> str:
     raise UpdateError(f"cannot tell the processor of platform {platform_tag!r}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def last_line(output: str) -> str:
+    """Return the last non-blank line a command printed (a traceback's is what went wrong)."""
+    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "(it printed nothing)"
 
 
 def _run(cmd: list[str], what: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run a command; on failure raise UpdateError with `what` and the output's tail."""
+    """Run a command; on failure raise UpdateError with `what` and its last line of output."""
     done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
-        raise UpdateError(f"{what} failed:\n{tail}")
+        # One line, as every kith error is; stderr first (where errors go), else stdout.
+        output = done.stderr if done.stderr.strip() else done.stdout
+        raise UpdateError(f"{what} failed: {last_line(output)}")
     return done
 
 
@@ -234,7 +235,7 @@ def build_bundle(
             "platform": platform_tag or _native_platform(),
             "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "files": [
-                {"path": f"wheels/{w.name}", "sha256": _sha256(w), "size": w.stat().st_size}
+                {"path": f"wheels/{w.name}", "sha256": sha256_file(w), "size": w.stat().st_size}
                 for w in sorted(wheels.iterdir())
             ],
         }

@@ -8,11 +8,14 @@ Layout of the install root (default /opt/kith, or $KITH_INSTALL_ROOT):
   update changes the schema (rollback restores it).
 - `current`: a relative symlink to `versions/<version>`, switched with one rename.
 - `update-state.json`: which version came before, the schema versions, the backup and
-  the data directory, so `rollback` knows what to undo.
+  the data directory, so `rollback` knows what to undo. An install writes it before it
+  switches `current`: a power cut between the two leaves a state that names the version
+  still running as the previous one, and `rollback` finishes going back to it.
 
 Rollback after a schema change restores the backup and then carries into it, with the
 previous version's own code, every record stored since (posts, comments, pairings: all
-records) and the rows of the local tables (accounts, logins, peers), so in the normal
+records) and the rows of every table the box keeps for itself (appliance.models
+LOCAL_STATE: accounts, logins, peers, visitors' details), so in the normal
 case nothing made after the update is lost, and the box's own seq never goes backwards.
 """
 
@@ -23,6 +26,7 @@ import datetime
 import fcntl
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -31,7 +35,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from appliance.update import Say, UpdateError, _run, open_bundle
+from appliance.files import database_in_use, fsync_dir, match_owner, write_atomic
+from appliance.update import Say, UpdateError, _run, last_line, open_bundle
 
 DEFAULT_INSTALL_ROOT = Path("/opt/kith")
 STATE_FILE = "update-state.json"
@@ -72,23 +77,9 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_state(root: Path, state: dict) -> None:
-    path = root / STATE_FILE
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as f:
-        json.dump(state, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
-    _fsync_dir(root)
+    body = json.dumps(state, indent=1, sort_keys=True).encode("utf-8")
+    write_atomic(root / STATE_FILE, body, 0o644)
 
 
 def switch_current(root: Path, version: str) -> None:
@@ -98,7 +89,7 @@ def switch_current(root: Path, version: str) -> None:
         temp.unlink()
     os.symlink(Path("versions") / version, temp)
     os.replace(temp, root / "current")
-    _fsync_dir(root)
+    fsync_dir(root)
 
 
 @contextlib.contextmanager
@@ -123,18 +114,14 @@ def _locked(root: Path) -> Iterator[None]:
 # --- the database ----------------------------------------------------------------------
 
 
-def match_owner(db: Path) -> None:
-    """Give a database's -wal and -shm files its owner (root opening it may create them)."""
-    if os.geteuid() != 0 or not db.exists():
-        return
-    st = db.stat()
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.chown(f"{db}{suffix}", st.st_uid, st.st_gid)
-
-
 def copy_database(src: Path, dest: Path) -> None:
-    """Copy a SQLite database consistently with the backup API, even while it is written."""
+    """Copy a SQLite database consistently with the backup API, even while it is written.
+
+    The copy holds people's details: it is readable by its owner only from its first byte
+    (SQLite gives its journal the same mode).
+    """
+    Path(dest).unlink(missing_ok=True)
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     source = sqlite3.connect(src)
     try:
         target = sqlite3.connect(dest)
@@ -145,7 +132,6 @@ def copy_database(src: Path, dest: Path) -> None:
     finally:
         source.close()
         match_owner(src)
-    os.chmod(dest, 0o600)
 
 
 def schema_version(db: Path) -> int:
@@ -158,33 +144,22 @@ def schema_version(db: Path) -> int:
         match_owner(db)
 
 
-def database_in_use(db: Path) -> bool:
-    """Return True if another process has the database open (the board is running)."""
-    if not db.exists():
-        return False
-    conn = sqlite3.connect(db, timeout=0, isolation_level=None)
-    try:
-        # In WAL mode an exclusive-mode lock cannot be had while any other connection,
-        # even an idle one, is open: exactly the question "is the server running?".
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-        return False
-    except sqlite3.OperationalError:
-        return True
-    finally:
-        conn.close()
-        match_owner(db)
-
-
 # --- install ---------------------------------------------------------------------------
 
 
-def install(bundle: Path, root: Path, data_dir: Path, keys: list, say: Say = print) -> dict:
+def install(
+    bundle: Path,
+    root: Path,
+    data_dir: Path,
+    keys: list,
+    say: Say = print,
+    allow_downgrade: bool = False,
+) -> dict:
     """Install a verified bundle as a new version and make it current; return the new state.
 
-    Nothing under root changes unless the signature and every hash hold, the new version
-    starts, and it opens (and migrates) a copy of the database.
+    Nothing under root changes unless the signature and every hash hold, the bundle is
+    not older than the running version (unless allow_downgrade), the new version starts,
+    and it opens (and migrates) a copy of the database.
     """
     root, data_dir = Path(root), Path(data_dir)
     db = data_dir / DB_FILE
@@ -199,19 +174,27 @@ def install(bundle: Path, root: Path, data_dir: Path, keys: list, say: Say = pri
             say("Checking the update's signature and every file in it...")
             manifest = open_bundle(bundle, keys, work)
             version = manifest["kith_version"]
-            return _install_checked(root, data_dir, work, version, say)
+            return _install_checked(root, data_dir, work, version, say, allow_downgrade)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _install_checked(root: Path, data_dir: Path, work: Path, version: str, say: Say) -> dict:
+def _install_checked(
+    root: Path, data_dir: Path, work: Path, version: str, say: Say, allow_downgrade: bool
+) -> dict:
     versions, running, state = root / "versions", current_version(root), read_state(root)
     if version == running:
         raise UpdateError(f"kith {version} is already installed and current; nothing was changed")
-    if version == state.get("previous"):
+    if version == state.get("previous") and state.get("current") == running:
         raise UpdateError(
             f"kith {version} is the version before this one; to go back to it, run: "
             "kith update --rollback"
+        )
+    if running and is_older(version, running) and not allow_downgrade:
+        raise UpdateError(
+            f"this update is kith {version}, which is older than kith {running}, the version "
+            "installed (an old stick?); nothing was changed. To install the older version "
+            "anyway: kith update FILE --allow-downgrade"
         )
     target = versions / version
     shutil.rmtree(target, ignore_errors=True)  # a leftover of an install that failed
@@ -230,7 +213,6 @@ def _install_checked(root: Path, data_dir: Path, work: Path, version: str, say: 
         raise
     if after == before and backup.exists():
         backup.unlink()  # rollback will not need it: no copy of people's data kept for nothing
-    switch_current(root, version)
     new_state = {
         "current": version,
         "previous": running,
@@ -240,9 +222,50 @@ def _install_checked(root: Path, data_dir: Path, work: Path, version: str, say: 
         "data": str(data_dir.resolve()),
         "updated": _now(),
     }
+    # What rollback needs is on disk before `current` moves: a power cut in between
+    # leaves the old version running and a state rollback can finish (see rollback).
     _write_state(root, new_state)
+    switch_current(root, version)
     _prune(versions, keep={version, running})
     return new_state
+
+
+_RELEASE = re.compile(
+    r"^v?(\d+(?:\.\d+)*)(?:[-_.]?(a|b|rc)(\d*))?(?:[-_.]?post(\d*))?(?:[-_.]?dev(\d*))?"
+    r"(?:\+([0-9a-z.]+))?$"
+)
+
+
+def _version_key(version: str) -> tuple | None:
+    """Return a sort key ordering versions as PEP 440 does, or None if it is not one."""
+    match = _RELEASE.match(version.lower())
+    if match is None:
+        return None
+    release, pre, pre_n, post, dev, local = match.groups()
+    numbers = [int(n) for n in release.split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()  # 1.0 == 1.0.0
+    if pre:
+        pre_key = ({"a": 0, "b": 1, "rc": 2}[pre], int(pre_n or 0))
+    elif dev is not None and post is None:
+        pre_key = (-1, 0)  # 1.0.dev1 comes before 1.0a1
+    else:
+        pre_key = (3, 0)  # the release itself
+    post_key = -1 if post is None else int(post or 0)
+    dev_key = float("inf") if dev is None else int(dev or 0)
+    # A local label (+next) sorts after the same public version; numbers after words.
+    local_key = tuple(
+        (1, int(part), "") if part.isdigit() else (0, 0, part)
+        for part in (local or "").split(".")
+        if part
+    )
+    return (tuple(numbers), pre_key, post_key, dev_key, local_key)
+
+
+def is_older(version: str, than: str) -> bool:
+    """Return True if `version` is an earlier release than `than` (False if unknown)."""
+    mine, theirs = _version_key(version), _version_key(than)
+    return mine is not None and theirs is not None and mine < theirs
 
 
 def _make_venv(target: Path, wheels: Path, version: str) -> None:
@@ -280,7 +303,7 @@ def _check_database(target: Path, data_dir: Path, backup: Path, work: Path) -> t
     if done.returncode != 0:
         raise UpdateError(
             "the new version could not open a copy of this box's database, so it was not "
-            f"installed; the board keeps running as before. It said: {done.stderr.strip()}"
+            f"installed; the board keeps running as before. It said: {last_line(done.stderr)}"
         )
     after = schema_version(check / DB_FILE)
     steps = [str(target / "bin" / "python"), "-I", "-c", _STEPS]
@@ -317,6 +340,8 @@ def rollback(root: Path, lose_ok: bool = False, say: Say = print) -> dict:
     with _locked(root):
         state, running = read_state(root), current_version(root)
         previous = state.get("previous")
+        if previous and previous == running and state.get("current") not in (None, running):
+            return _finish_cut_off(root, state)
         if not previous or state.get("current") != running:
             raise UpdateError("there is no earlier version to go back to; nothing was changed")
         if not (root / "versions" / previous / "bin" / "kith").exists():
@@ -333,6 +358,24 @@ def rollback(root: Path, lose_ok: bool = False, say: Say = print) -> dict:
                 (root / state["backup"]).unlink()
         _prune(root / "versions", keep={previous})
         return new_state
+
+
+def _finish_cut_off(root: Path, state: dict) -> dict:
+    """Go back after an update or rollback cut off between writing the state and switching.
+
+    `current` still (or already) points at the previous version. An update cut off there
+    never ran the new version, so the database is as it was; a rollback cut off there had
+    already put the database back. What is left is the state and the new version's files.
+    """
+    previous, unfinished = state["previous"], state["current"]
+    new_state = {"current": previous, "previous": None, "rolled_back_from": unfinished}
+    new_state.update(data=state.get("data"), updated=_now(), database_restored=False)
+    _write_state(root, new_state)
+    if state.get("backup"):
+        with contextlib.suppress(FileNotFoundError):
+            (root / state["backup"]).unlink()
+    _prune(root / "versions", keep={previous})
+    return new_state
 
 
 def _restore_database(root, state, running, previous, lose_ok: bool, say: Say) -> None:
@@ -478,13 +521,12 @@ def _keep_own_seq(log, lost: list[bytes]) -> None:
 
 
 def _carry_local_tables(database, live: Path) -> list[str]:
-    """Copy this version's local tables (accounts, logins, peers...) from live; return misses."""
+    """Copy this version's own tables (accounts, peers, visitors...) from live; return misses."""
     from peewee import DatabaseError
 
     from appliance import models
 
-    tables = [models.Quarantine, *getattr(models, "LOCAL", []), *getattr(models, "SYNC", [])]
-    names = list(dict.fromkeys(m._meta.table_name for m in tables))
+    names = [m._meta.table_name for m in models.LOCAL_STATE]
     database.execute_sql("ATTACH DATABASE ? AS live", (str(live),))
     missed = []
     try:

@@ -143,10 +143,18 @@ def test_doctor_prints_a_line_per_check_and_fails_until_there_is_a_backup(data, 
     assert "FAIL" not in out
 
 
-def test_a_box_with_a_readable_key_is_one_line(data, capsys):
+def test_doctor_reports_a_readable_key_the_box_refuses_to_open(data, capsys):
     (data / "box.key").chmod(0o644)
-    status, _, err = kith_main(capsys, "--data", str(data), "doctor")
-    assert status == 1 and "chmod 600" in one_line(err)
+    status, out, err = kith_main(capsys, "--data", str(data), "doctor")
+    assert status == 1 and "checks failed" in one_line(err)
+    assert (
+        f"FAIL  Key files: {data / 'box.key'} can be read by other users. "
+        f"What to do: Run: chmod 600 {data / 'box.key'}"
+    ) in out.splitlines()
+    assert any(line.startswith("ok    Storage:") for line in out.splitlines())
+    # Other reasons the box cannot open are still one line saying what to do.
+    status, out, err = kith_main(capsys, "--data", str(data.parent / "nothing"), "doctor")
+    assert status == 1 and out == "" and "kith init" in one_line(err)
 
 
 def test_restore_while_the_box_is_served_is_refused(data, stick, capsys, tmp_path):

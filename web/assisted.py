@@ -1,7 +1,10 @@
 """Assisted posting: staff post for a walk-in visitor, from the kiosk or the desk.
 
 The form is the posting form's own fields (templates/posting/fields.html) plus the
-visitor's optional name and contact, which only this centre's staff ever see.
+visitor's optional name and contact, which only this centre's staff ever see, and only
+on the list of posts made for visitors: a post's page may be on the hall's screen.
+After posting, staff go back where they came from: the kiosk (`?back=kiosk`), else that
+list.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from web.context import actor, box
 
 bp = Blueprint("assisted", __name__, url_prefix="/staff/assisted")
 
+# Where a staff member may be sent back to after posting: a name, never a URL from the
+# request (that would let a link send staff anywhere).
+BACK = {"kiosk": "kiosk.index"}
+
 
 @bp.app_template_global()
 def assisted_note(post_id: str) -> dict | None:
-    """How a post was assisted, for the post page (the visitor's details for staff only)."""
-    return assisted.assisted_note(box(), actor(), post_id)
+    """How a post was assisted, for the post page: which centre helped, never who."""
+    return assisted.assisted_note(post_id)
 
 
 @bp.get("")
@@ -32,9 +39,11 @@ def index():
 def new():
     members.require_staff(actor())
     errors: dict = {}
+    source = request.form if request.method == "POST" else request.args
+    back = source.get("back", "") if source.get("back") in BACK else ""
     if request.method == "POST":
         data = {
-            **posting._answers(),
+            **posting.form_answers(),
             **{f: request.form.get(f, "") for f in assisted.VISITOR_FIELDS},
         }
         try:
@@ -42,10 +51,13 @@ def new():
         except InvalidInput as exc:
             errors = exc.fields
         else:
-            flash(_("The post is on the board, marked as posted with help from staff."))
-            return redirect(url_for("board.post", post_id=post_id))
+            flash(_("Posted for the visitor."))
+            if back:
+                return redirect(url_for(BACK[back]))
+            return redirect(url_for("assisted.index", _anchor=f"post-{post_id}"))
     return render_template(
-        "staff/assisted_new.html", **posting._context(form=request.form, errors=errors)
+        "staff/assisted_new.html",
+        **posting.page_context(form=request.form, errors=errors, back=back),
     ), 400 if errors else 200
 
 
@@ -53,4 +65,4 @@ def new():
 def forget(post_id):
     assisted.forget_visitor(box(), actor(), post_id)
     flash(_("The visitor's name and contact are deleted."))
-    return redirect(url_for("board.post", post_id=post_id))
+    return redirect(url_for("assisted.index"))

@@ -49,7 +49,8 @@ TYPE_HINTS = {
 }
 
 
-def _answers() -> dict:
+def form_answers() -> dict:
+    """Return the post's fields as sent in the request's form, trimmed."""
     return {f: request.form.get(f, "").strip() for f in board.POST_FIELDS}
 
 
@@ -60,7 +61,8 @@ def _uses_chat() -> bool:
     return "Mobi" in agent or "Android" in agent
 
 
-def _context(**extra) -> dict:
+def page_context(**extra) -> dict:
+    """Return what the posting fields (templates/posting/fields.html) need, plus extra."""
     return {
         "categories": centre.categories(box()),
         "places": centre.places(box()),
@@ -77,9 +79,9 @@ def chat():
         if not _uses_chat():
             return redirect(url_for("posting.form"))
         return render_template(
-            "posting/chat.html", **_context(step=STEPS[0], answers={}, errors={})
+            "posting/chat.html", **page_context(step=STEPS[0], answers={}, errors={})
         )
-    answers = _answers()
+    answers = form_answers()
     current = request.form.get("step", "type")
     index = STEP_NAMES.index(current) if current in STEP_NAMES else 0
     errors: dict = {}
@@ -105,7 +107,7 @@ def chat():
     status = 400 if errors else 200
     return render_template(
         "posting/chat.html",
-        **_context(
+        **page_context(
             step=STEPS[index],
             answers=answers,
             errors=errors,
@@ -120,12 +122,12 @@ def form():
     errors: dict = {}
     if request.method == "POST":
         try:
-            post_id = board.create_post(box(), actor(), _answers())
+            post_id = board.create_post(box(), actor(), form_answers())
         except InvalidInput as exc:
             errors = exc.fields
         else:
             flash(_l("Your post is on the board. We'll show it to people who can help."))
             return redirect(url_for("board.post", post_id=post_id))
     return render_template(
-        "posting/form.html", **_context(form=request.form, errors=errors)
+        "posting/form.html", **page_context(form=request.form, errors=errors)
     ), 400 if errors else 200

@@ -83,26 +83,49 @@ def cmd_restore(args) -> None:
         )
     else:
         print(
-            "Before it takes new posts, the box must learn its latest records from a paired "
-            "box: run `kith sync`. If it has no paired box, run "
-            f"`kith restore {args.file} --new-key` instead."
+            "Before it takes new posts, the box must learn its latest records from every "
+            "paired box it can call: run `kith sync` (each of them must answer; kith doctor "
+            "says which are still to). If it has no paired box it can call, or one of them "
+            "is gone for good, or its paired boxes only call it and may hold newer records, "
+            f"run `kith restore {args.file} --new-key` instead."
         )
 
 
 def cmd_doctor(args) -> None:
+    from appliance.box import KEY_FILE, BoxError
     from appliance.services import health
 
-    box = _open(args)
+    try:
+        box = _open(args)
+    except BoxError:
+        # Box.open refuses a key others can read; say so as a check does, with the checks
+        # that need no open box, rather than stop at the first thing wrong.
+        data_dir = box_dir(args)
+        results = health.checks_before_opening(data_dir) if (data_dir / KEY_FILE).exists() else []
+        if not any(c.status == health.FAIL for c in results):
+            raise
+        failed = _print_checks(results)
+        raise CommandError(
+            f"{failed} of {len(results)} checks failed and the box cannot be opened until "
+            "they are fixed; see what to do above, then run kith doctor again"
+        ) from None
     results = health.checks(box, full=True)
+    failed = _print_checks(results)
+    if failed:
+        raise CommandError(f"{failed} of {len(results)} checks failed; see what to do above")
+
+
+def _print_checks(results) -> int:
+    """Print a line per check; return how many failed."""
+    from appliance.services import health
+
     labels = {health.OK: "ok  ", health.WARN: "WARN", health.FAIL: "FAIL"}
     for check in results:
         line = f"{labels[check.status]}  {check.name}: {check.text()}"
         if check.todo:
             line += f" What to do: {check.todo_text()}"
         print(line, flush=True)
-    failed = sum(1 for c in results if c.status == health.FAIL)
-    if failed:
-        raise CommandError(f"{failed} of {len(results)} checks failed; see what to do above")
+    return sum(1 for c in results if c.status == health.FAIL)
 
 
 def register(sub, data) -> None:

@@ -68,7 +68,9 @@ def _install(args) -> None:
     data = box_dir(args)
     keys = update.trusted_keys(update.key_dirs(data), say=print)
     root = _root(args)
-    state = versions.install(_bundle(Path(args.file)), root, data, keys, say=print)
+    state = versions.install(
+        _bundle(Path(args.file)), root, data, keys, say=print, allow_downgrade=args.allow_downgrade
+    )
     version, previous = state["current"], state["previous"]
     kept = f" (kith {previous} is kept, to go back to)" if previous else ""
     print(f"kith {version} is installed and is now the current version{kept}.")
@@ -123,6 +125,11 @@ def register(sub, data) -> None:
         "--yes",
         action="store_true",
         help="with --rollback: go back even if some things stored since the update are lost",
+    )
+    p.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="with FILE: install it even if it is older than the installed version",
     )
     p.add_argument("--build", metavar="OUT", help="build a bundle into this file or folder")
     p.add_argument("--key", metavar="RELEASE_KEY_FILE", help="with --build: the key to sign with")

@@ -4,7 +4,9 @@ The post is an ordinary `post.created` record whose author is the staff member a
 whose body says `assisted: true`, so every centre sees it was posted with staff help.
 If the visitor wants, staff note a name and a way to reach them (to pass on an offer of
 help). Those stay in a local table, AssistedVisitor, that only this centre's staff
-read: never a record, so no sync, bundle or export carries them.
+read: never a record, so no sync, bundle or export carries them. They are shown only
+in the staff list of posts made for visitors (recent), never beside the post itself:
+a post's page may be on the hall's screen, with staff logged in at the kiosk.
 
 Retention: a visitor's details are deleted RESOLVED_KEEP_DAYS days after the post is
 resolved, or KEEP_DAYS days after it was posted, whichever comes first; staff can
@@ -92,23 +94,17 @@ def forget_expired(box: Box) -> int:
         )
 
 
-def assisted_note(box: Box, viewer: Actor | None, post_id: str) -> dict | None:
-    """Return how a post was assisted, or None for an ordinary post.
+def assisted_note(post_id: str) -> dict | None:
+    """Return how a post was assisted ({"centre": name}), or None for an ordinary post.
 
-    Everyone sees which centre's staff helped; this centre's staff also see the
-    visitor's name and contact, if the visitor left them.
+    The same for everyone, staff included: which centre's staff helped, never who the
+    visitor is (that is only in `recent`, for staff).
     """
     assisted, origin = was_assisted(post_id)
     if not assisted:
         return None
     centre = Centre.get_or_none(Centre.origin == origin)
-    note = {"centre": centre.name if centre else None, "visitor": None}
-    if viewer is not None and viewer.is_staff:
-        forget_expired(box)
-        row = AssistedVisitor.get_or_none(AssistedVisitor.post == post_id)
-        if row is not None and (row.name or row.contact):
-            note["visitor"] = {"name": row.name, "contact": row.contact}
-    return note
+    return {"centre": centre.name if centre else None}
 
 
 def forget_visitor(box: Box, actor: Actor | None, post_id: str) -> None:

@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from appliance import backup
 from appliance.box import KEY_FILE, SECRET_FILE, Box
@@ -94,7 +95,12 @@ def disk_check(total: int, free: int) -> Check:
 
 def disk_space(box: Box) -> Check:
     """Check the free space where the box keeps its database."""
-    usage = shutil.disk_usage(box.data_dir)
+    return disk_space_of(box.data_dir)
+
+
+def disk_space_of(data_dir: Path) -> Check:
+    """Check the free space of a data dir's filesystem (no box needs to be open)."""
+    usage = shutil.disk_usage(data_dir)
     return disk_check(usage.total, usage.free)
 
 
@@ -216,9 +222,22 @@ def _user_name(uid: int) -> str:
 
 def key_files(box: Box) -> Check:
     """Check the box key and web secret are readable by the box's user only."""
-    uid = os.geteuid()
+    return key_files_in(box.data_dir)
+
+
+def key_files_in(data_dir: Path) -> Check:
+    """Check a data dir's key files (no box needs to be open: a bad key stops it opening).
+
+    They must belong to whoever owns the data dir, the user the box runs as (kith on the
+    appliance), whoever asks: root running kith doctor must not be told to take them.
+    """
+    data_dir = Path(data_dir)
+    try:
+        uid = data_dir.stat().st_uid
+    except OSError:
+        uid = os.geteuid()
     for name in (KEY_FILE, SECRET_FILE):
-        path = box.data_dir / name
+        path = data_dir / name
         try:
             info = path.stat()
         except OSError:
@@ -241,11 +260,19 @@ def key_files(box: Box) -> Check:
             return Check(
                 N_("Key files"),
                 FAIL,
-                N_("%(path)s belongs to another user."),
+                N_(
+                    "%(path)s belongs to %(owner)s, but the box runs as %(user)s (the owner "
+                    "of its data folder), so it may not be able to read it."
+                ),
                 N_("Run: sudo chown %(user)s %(path)s"),
-                {"path": str(path), "user": _user_name(uid)},
+                {"path": str(path), "user": _user_name(uid), "owner": _user_name(info.st_uid)},
             )
     return Check(N_("Key files"), OK, N_("The box key can be read by the box only."))
+
+
+def checks_before_opening(data_dir: Path) -> list[Check]:
+    """Run the checks that need no open box, for when the box cannot be opened."""
+    return [disk_space_of(data_dir), key_files_in(data_dir)]
 
 
 def restored(box: Box) -> Check:
@@ -253,35 +280,66 @@ def restored(box: Box) -> Check:
     state = backup.restored_state(box.data_dir)
     if state is None:
         return Check(N_("Restore"), OK, N_("The box is not waiting after a restore."))
-    return Check(
-        N_("Restore"),
-        FAIL,
-        N_(
-            "The box was restored from a backup (up to record %(seq)s) and takes no new "
-            "posts until it has synced with a paired box."
-        ),
-        N_(
-            "Run kith sync (or press Sync now on the Other centres page). If this box has no "
-            "paired box, run kith restore FILE --new-key with the same backup instead."
-        ),
-        {"seq": state.get("seq", "?")},
+    paired = [p for p in peers.list_peers(box) if p["paired"]]
+    # Empty only if the mark outlived the last answer (a sync cut off): any round lifts it.
+    waiting = backup.waiting_for(box, state.get("answered", [])) or [p for p in paired if p["url"]]
+    callers = [p["name"] for p in paired if not p["url"]]
+    params = {
+        "seq": state.get("seq", "?"),
+        "waiting": ", ".join(p["name"] for p in waiting),
+        "callers": ", ".join(callers),
+    }
+    if not any(p["url"] for p in paired):
+        return Check(
+            N_("Restore"),
+            FAIL,
+            N_(
+                "The box was restored from a backup (up to record %(seq)s) and takes no new "
+                "posts. kith sync cannot teach it its latest records: it has no paired box "
+                "it can call."
+            ),
+            N_(
+                "Run kith restore FILE --new-key with the same backup; then pair the other "
+                "boxes again."
+            ),
+            params,
+        )
+    finding = N_(
+        "The box was restored from a backup (up to record %(seq)s) and takes no new posts "
+        "until each paired box it can call has synced with it; still to sync: %(waiting)s."
     )
+    if callers:
+        todo = N_(
+            "Run kith sync (or press Sync now on the Other centres page). %(callers)s only "
+            "call this box, so they cannot tell it what it wrote after the backup. If they "
+            "may hold newer records from it, or a box it calls is gone for good, run "
+            "kith restore FILE --new-key with the same backup instead."
+        )
+    else:
+        todo = N_(
+            "Run kith sync (or press Sync now on the Other centres page). If one of those "
+            "boxes is gone for good, run kith restore FILE --new-key with the same backup "
+            "instead."
+        )
+    return Check(N_("Restore"), FAIL, finding, todo, params)
 
 
 def quarantine_checks() -> list[Check]:
-    """Report each origin whose records are refused after a fork."""
+    """Report each origin whose records are refused after a fork, in words for people."""
     names = {t.origin: t.name for t in TrustedOrigin.select()}
     return [
         Check(
             N_("Refused box"),
             WARN,
-            N_("Records from %(name)s are refused: %(reason)s."),
             N_(
-                "Two records from %(name)s claim the same place: its box may have been "
-                "restored from an old backup or its key copied. Contact that centre before "
-                "trusting it again."
+                "%(name)s's box sent two different records for the same place in its "
+                "history — its records are held back until staff decide; see Other centres."
             ),
-            {"name": names.get(q.origin, q.origin[:12]), "reason": q.reason},
+            N_(
+                "Its box may have been restored from an old backup or its key copied. "
+                "Contact that centre before trusting it again."
+            ),
+            {"name": names.get(q.origin, q.origin[:12])},
         )
         for q in Quarantine.select().order_by(Quarantine.at_ms)
     ]

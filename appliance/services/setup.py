@@ -8,13 +8,13 @@ its answers first (check_answers) and only then writes anything (set_up).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.box import Box, BoxError, is_box
+from appliance.box import RESTORED_FILE, Box, BoxError, is_box
 from appliance.db import database
 from appliance.errors import N_, Conflict, InvalidInput
+from appliance.files import fsync_dir, write_atomic
 from appliance.kinds import LABEL_MAX, PLACE_MAX, SLUG
 from appliance.services import accounts, centre
 
@@ -218,7 +218,7 @@ def set_up(data_dir: Path, plan: Plan) -> tuple[Box, str]:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise BoxError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
-    _write_file(data_dir / UNFINISHED_FILE, b"", 0o600)
+    write_atomic(data_dir / UNFINISHED_FILE, b"", 0o600)
     try:
         box, admin_id = create_box(data_dir, plan.centre, plan.admin_name, plan.password)
     except BoxError:
@@ -234,7 +234,7 @@ def set_up(data_dir: Path, plan: Plan) -> tuple[Box, str]:
         discard_unfinished(data_dir)
         raise
     (data_dir / UNFINISHED_FILE).unlink()
-    _sync_dir(data_dir)
+    fsync_dir(data_dir)
     return box, admin_id
 
 
@@ -251,28 +251,29 @@ def _fill(box: Box, admin_id: str, plan: Plan) -> None:
             centre.set_category(box, admin, label, slug=slug)
     for place in plan.places:
         centre.set_place(box, admin, place)
-    _write_file(box.data_dir / CONDUCT_FILE, plan.conduct.encode("utf-8"), 0o644)
+    write_atomic(box.data_dir / CONDUCT_FILE, plan.conduct.encode("utf-8"), 0o644)
     if plan.wifi_name:
         poster = {"wifi": {"name": plan.wifi_name, "password": plan.wifi_password}}
-        _write_file(box.data_dir / POSTER_FILE, json.dumps(poster).encode("utf-8"), 0o600)
+        write_atomic(box.data_dir / POSTER_FILE, json.dumps(poster).encode("utf-8"), 0o600)
 
 
 def discard_unfinished(data_dir: Path) -> bool:
     """Remove what an unfinished setup wrote; return True if there was one.
 
     Safe because an unfinished box was never served nor synced: its key signed nothing
-    that left the box.
+    that left the box. Never while a restore is under way or not yet synced (the
+    restored marker): the files then are the restored box's, whatever the marker says.
     """
     data_dir = Path(data_dir)
     marker = data_dir / UNFINISHED_FILE
-    if not marker.exists():
+    if not marker.exists() or (data_dir / RESTORED_FILE).exists():
         return False
     if not database.is_closed():
         database.close()
     for name in (*BOX_FILES, CONDUCT_FILE, POSTER_FILE):
         (data_dir / name).unlink(missing_ok=True)
     marker.unlink()
-    _sync_dir(data_dir)
+    fsync_dir(data_dir)
     return True
 
 
@@ -288,25 +289,3 @@ def read_poster(data_dir: Path) -> dict | None:
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8")).get("wifi")
-
-
-def _write_file(path: Path, data: bytes, mode: int) -> None:
-    # Write beside, flush to disk, then rename: after a power cut the file is either
-    # the old one or the whole new one, never half written.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _sync_dir(path.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -24,11 +25,14 @@ from pathlib import Path
 
 import kithtest
 import pytest
-from boxes import activate, new_box
+from boxes import activate, new_box, trust
 from kithtest import NO_BACKGROUND_SYNC, init_args, kith, pair, run_kith, serving
+from recordmaker import Origin
 
+from appliance import restore
 from appliance.backup import (
     RESTORED_MESSAGE,
+    RESTORED_STAFF_MESSAGE,
     BackupError,
     RestoredBox,
     backups_in,
@@ -36,13 +40,14 @@ from appliance.backup import (
     learned_from_peer,
     make_backup,
     read_manifest,
+    restored_state,
 )
 from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, Box
 from appliance.db import database
 from appliance.models import Category, StoredRecord
 from appliance.records import public_key_text
 from appliance.restore import restore_backup
-from appliance.services import accounts, board
+from appliance.services import accounts, board, peers
 
 POST = {
     "type": "need",
@@ -209,7 +214,20 @@ def test_only_the_newest_backups_of_this_box_are_kept(box, clock, tmp_path):
 # --- restoring -----------------------------------------------------------------------
 
 
-def test_a_restored_box_signs_nothing_until_a_peer_tells_it_its_seq(box, alice, tmp_path, stick):
+def paired_peer(box, name: str, url: str | None = "http://127.0.0.1:9") -> str:
+    """Pair the box with a made-up box (reached at url, or calling us if None); its origin."""
+    origin = Origin(name).origin
+    peers.remember(box, origin, name, url)
+    trust(box, origin)
+    return origin
+
+
+def test_a_restored_box_signs_nothing_until_every_peer_it_calls_told_it_its_seq(
+    box, alice, tmp_path, stick
+):
+    stale, fresh = paired_peer(box, "Hill Centre"), paired_peer(box, "Vale Centre")
+    paired_peer(box, "Caller Centre", url=None)  # it only ever calls us: it cannot vouch
+    peers.remember(box, Origin("Met").origin, "Met Centre", "http://127.0.0.1:9")  # unpaired
     made = make_backup(box, stick)
     for n in range(3):
         board.create_post(box, alice, {**POST, "title": f"After the backup {n}"})
@@ -222,11 +240,27 @@ def test_a_restored_box_signs_nothing_until_a_peer_tells_it_its_seq(box, alice, 
     before = StoredRecord.select().count()
     with pytest.raises(RestoredBox) as refused:
         board.create_post(restored, alice, POST)
-    assert str(refused.value) == RESTORED_MESSAGE
+    # Pages tell visitors to ask staff; the command line tells staff what to run.
+    assert refused.value.message == RESTORED_MESSAGE
+    assert str(refused.value) == RESTORED_STAFF_MESSAGE
+    assert "kith sync" in str(refused.value) and "--new-key" in str(refused.value)
     assert StoredRecord.select().count() == before  # nothing signed, nothing stored
 
-    # A completed round with a peer that holds our records up to `used` says so.
-    assert learned_from_peer(restored, {restored.origin: used})
+    # A round with a stale peer (it never got what we signed after the backup) is not enough.
+    assert not learned_from_peer(restored, stale, {restored.origin: made.seq})
+    assert restored_state(box.data_dir)["answered"] == [stale]
+    with pytest.raises(RestoredBox):
+        restored.log.append(
+            "place.set", {"name": "Porch", "active": True}, subject=restored.centre.id
+        )
+    # Nor is an answer from a box we are not paired with; the stale one again changes nothing.
+    assert not learned_from_peer(restored, Origin("Stranger").origin, {restored.origin: used})
+    assert not learned_from_peer(restored, stale, {restored.origin: made.seq})
+    assert restored.log.state().seq == made.seq
+    assert (box.data_dir / RESTORED_FILE).exists()
+
+    # Once every paired box it calls has answered, it writes past the highest answer.
+    assert learned_from_peer(restored, fresh, {restored.origin: used})
     assert not (box.data_dir / RESTORED_FILE).exists()
     assert (
         restored.log.append(
@@ -234,11 +268,12 @@ def test_a_restored_box_signs_nothing_until_a_peer_tells_it_its_seq(box, alice, 
         ).seq
         == used + 1
     )
-    assert not learned_from_peer(restored, {restored.origin: used + 50})  # only once
+    assert not learned_from_peer(restored, fresh, {restored.origin: used + 50})  # only once
     assert restored.log.state().seq == used + 1
 
 
 def test_a_server_restored_box_writes_once_another_process_lifted_the_mark(box, tmp_path, stick):
+    peer = paired_peer(box, "Hill Centre")
     made = make_backup(box, stick)
     box.log.append("place.set", {"name": "Garden", "active": True}, subject=box.centre.id)
     used = box.log.state().seq
@@ -248,7 +283,7 @@ def test_a_server_restored_box_writes_once_another_process_lifted_the_mark(box, 
     syncing = Box.open(box.data_dir)  # as `kith sync` opens it meanwhile
     with pytest.raises(RestoredBox):
         server.log.append("place.set", {"name": "Porch", "active": True}, subject=server.centre.id)
-    learned_from_peer(syncing, {box.origin: used})
+    assert learned_from_peer(syncing, peer, {box.origin: used})
     rec = server.log.append(
         "place.set", {"name": "Porch", "active": True}, subject=server.centre.id
     )
@@ -327,6 +362,20 @@ def _not_a_backup(path: Path) -> None:
     path.write_bytes(gzip.compress(b"just some notes\n"))
 
 
+def _huge_manifest(path: Path) -> None:
+    def change(name, data):
+        if name != "manifest.json":
+            return data
+        return json.dumps({**json.loads(data), "padding": " " * (2 << 20)}).encode()
+
+    _rewrite(path, change)
+
+
+def _grown_database(path: Path) -> None:
+    # Far more bytes than the manifest says, as a gzip bomb would unpack to: never unpacked.
+    _rewrite(path, lambda name, data: data + bytes(8 << 20) if name == DB_FILE else data)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -335,6 +384,8 @@ def _not_a_backup(path: Path) -> None:
         (_swap_database, "does not match its checksum"),
         (_newer_format, "made by a newer Kith"),
         (_not_a_backup, "not a Kith backup|damaged"),
+        (_huge_manifest, "manifest is too big"),
+        (_grown_database, "bigger than its manifest says"),
     ],
 )
 def test_a_damaged_backup_is_refused_and_changes_nothing(box, tmp_path, damage, message, stick):
@@ -346,6 +397,19 @@ def test_a_damaged_backup_is_refused_and_changes_nothing(box, tmp_path, damage, 
     assert not target.exists() or not any(
         p.name in (DB_FILE, KEY_FILE, RESTORED_FILE) for p in target.iterdir()
     )
+
+
+def test_a_backup_bigger_than_the_free_space_is_refused_before_writing(
+    box, tmp_path, stick, monkeypatch
+):
+    made = make_backup(box, stick)
+    size = sum(f["size"] for f in read_manifest(made.path)["files"].values())
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(restore.shutil, "disk_usage", lambda path: usage._replace(free=size - 1))
+    target = tmp_path / "new-card"
+    with pytest.raises(BackupError, match="needs .* free"):
+        restore_backup(made.path, target)
+    assert not target.exists() or list(target.iterdir()) == []
 
 
 def test_a_new_key_carries_the_centre_and_roles_and_writes_at_once(box, admin, tmp_path, stick):
@@ -393,22 +457,26 @@ def on_box(data: Path, code: str, *args: str):
     return kithtest.on_box(data, code, *args, json.dumps(POST), prelude=PRELUDE)
 
 
-def test_a_restored_box_learns_its_seq_from_its_peer_and_never_reuses_one(tmp_path):
+def test_a_restored_box_waits_for_every_peer_and_never_reuses_a_seq(tmp_path):
     password = tmp_path / "password"
     password.write_text("restore-test-password\n")
-    a, b, stick = tmp_path / "A", tmp_path / "B", tmp_path / "stick"
+    a, b, c, stick = tmp_path / "A", tmp_path / "B", tmp_path / "C", tmp_path / "stick"
     stick.mkdir()
-    kith(*init_args(a, password, "Centre A"))
-    kith(*init_args(b, password, "Centre B"))
-    with serving("--data", str(b), log=tmp_path / "B.log", env=NO_BACKGROUND_SYNC) as (_, b_url):
+    for data, name in ((a, "Centre A"), (b, "Centre B"), (c, "Centre C")):
+        kith(*init_args(data, password, name))
+    with (
+        serving("--data", str(b), log=tmp_path / "B.log", env=NO_BACKGROUND_SYNC) as (_, b_url),
+        serving("--data", str(c), log=tmp_path / "C.log", env=NO_BACKGROUND_SYNC) as (_, c_url),
+    ):
         pair(a, b, b_url)
+        pair(a, c, c_url)
         kith("--data", str(a), "sync")
         on_box(a, "board.create_post(BOX, poster(), POST)")
         kith("--data", str(a), "backup", str(stick))
         backup = only_backup(stick)
         backed_up = read_manifest(backup)["seq"]
-        # After the backup: posts that reach B, then a record A keeps to itself, which B
-        # never holds but steps over.
+        # After the backup: posts that reach B (C is switched off that night, so it stays
+        # stale), then a record A keeps to itself, which B never holds but steps over.
         used = on_box(
             a,
             "for n in range(3):\n"
@@ -417,39 +485,43 @@ def test_a_restored_box_learns_its_seq_from_its_peer_and_never_reuses_one(tmp_pa
             " subject=BOX.centre.id, scope='local')\n"
             "print(json.dumps(BOX.log.state().seq))",
         )
-        assert "stopped" not in kith("--data", str(a), "sync")
+        assert "stopped" not in kith("--data", str(a), "sync", "--peer", "Centre B")
         origin = on_box(a, "print(json.dumps(BOX.origin))")
 
         # The SD card dies; the box is restored onto a new one.
         restored = tmp_path / "A-again"
         out = kith("--data", str(restored), "restore", str(backup))
         assert "run `kith sync`" in out
-        refused = on_box(
-            restored,
-            "try:\n    board.create_post(BOX, poster(), POST)\n"
-            "except Exception as exc:\n    print(json.dumps([type(exc).__name__, str(exc)]))",
+        try_post = (
+            "try:\n    print(json.dumps(board.create_post(BOX, poster(), POST)))\n"
+            "except Exception as exc:\n    print(json.dumps([type(exc).__name__, str(exc)]))"
         )
-        assert refused == ["RestoredBox", RESTORED_MESSAGE]
+        assert on_box(restored, try_post) == ["RestoredBox", RESTORED_STAFF_MESSAGE]
         doctor = run_kith("--data", str(restored), "doctor", ok=False)
         assert doctor.returncode == 1 and "FAIL  Restore:" in doctor.stdout
 
-        kith("--data", str(restored), "sync")
+        # The stale peer answers first: what it knows is not enough, so the box waits.
+        assert "stopped" not in kith("--data", str(restored), "sync", "--peer", "Centre C")
+        assert on_box(restored, try_post) == ["RestoredBox", RESTORED_STAFF_MESSAGE]
+        doctor = run_kith("--data", str(restored), "doctor", ok=False)
+        assert "FAIL  Restore:" in doctor.stdout and "still to sync: Centre B" in doctor.stdout
+
+        kith("--data", str(restored), "sync", "--peer", "Centre B")
         seq = on_box(restored, "print(json.dumps(BOX.log.state().seq))")
         assert backed_up < used == seq  # past the posts B sent back and the local record
         new = on_box(
             restored,
             "print(json.dumps(board.create_post(BOX, poster(), {**POST, 'title': 'Back'})))",
         )
-        assert "0 in, 1 out" in kith("--data", str(restored), "sync")
-        at_b = on_box(
-            b,
+        assert "stopped" not in kith("--data", str(restored), "sync")
+        check = (
             "rows = StoredRecord.select().where(StoredRecord.origin == sys.argv[2])\n"
             "print(json.dumps([Quarantine.select().count(), max(r.seq for r in rows),"
-            " StoredRecord.get_or_none(StoredRecord.id == sys.argv[3]) is not None]))",
-            origin,
-            new,
+            " StoredRecord.get_or_none(StoredRecord.id == sys.argv[3]) is not None]))"
         )
-        assert at_b == [0, used + 1, True]  # B took it: no fork, no seq signed twice
+        # B and C took it: no fork, no seq signed twice.
+        assert on_box(b, check, origin, new) == [0, used + 1, True]
+        assert on_box(c, check, origin, new) == [0, used + 1, True]
 
         # The same restore without the guard signs a seq B already holds: a fork.
         careless = tmp_path / "A-careless"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pwd
 import sqlite3
 from contextlib import closing
 
@@ -10,7 +13,7 @@ from boxes import trust
 from recordmaker import Origin
 
 from appliance.backup import make_backup
-from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE
+from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, SECRET_FILE, Box, BoxError
 from appliance.db import database, open_database
 from appliance.errors import NotAllowed, NotSignedIn
 from appliance.models import Quarantine
@@ -77,9 +80,38 @@ def test_the_clock_before_this_version_or_behind_the_records_is_wrong(box, clock
 
 def test_key_files_must_be_private(box):
     assert health.key_files(box).status == health.OK
-    (box.data_dir / KEY_FILE).chmod(0o644)
+    (box.data_dir / SECRET_FILE).chmod(0o640)
     check = health.key_files(box)
     assert check.status == health.FAIL and "chmod 600" in check.todo_text()
+
+
+def test_a_box_that_cannot_open_because_of_its_key_still_gets_its_key_check(box):
+    database.close()
+    (box.data_dir / KEY_FILE).chmod(0o644)
+    with pytest.raises(BoxError):
+        Box.open(box.data_dir)  # `kith doctor` cannot open it, but can still say why
+    (check,) = [c for c in health.checks_before_opening(box.data_dir) if c.name == "Key files"]
+    assert check.status == health.FAIL and "can be read by other users" in check.text()
+    assert check.todo_text() == f"Run: chmod 600 {box.data_dir / KEY_FILE}"
+
+
+def test_the_key_belongs_to_whoever_owns_the_data_not_to_whoever_asks(box, monkeypatch):
+    # `sudo kith doctor` on the appliance: root asks about files the kith user owns.
+    monkeypatch.setattr(os, "geteuid", lambda: box.data_dir.stat().st_uid + 4242)
+    assert health.key_files(box).status == health.OK
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_key_that_is_not_the_data_owners_says_whose_it_must_be(box):
+    nobody = pwd.getpwnam("nobody")
+    os.chown(box.data_dir, nobody.pw_uid, nobody.pw_gid)  # as the kith user owns /var/lib/kith
+    for name in (KEY_FILE, SECRET_FILE):
+        os.chown(box.data_dir / name, nobody.pw_uid, nobody.pw_gid)
+    assert health.key_files(box).status == health.OK  # root asks; nobody (kith) owns
+    os.chown(box.data_dir / KEY_FILE, 0, 0)  # e.g. copied back by hand as root
+    check = health.key_files(box)
+    assert check.status == health.FAIL and "belongs to root" in check.text()
+    assert check.todo_text() == f"Run: sudo chown nobody {box.data_dir / KEY_FILE}"
 
 
 def test_sync_per_paired_peer(box, clock):
@@ -103,11 +135,38 @@ def test_restored_and_quarantined_are_reported(box, clock):
     (box.data_dir / RESTORED_FILE).write_text('{"seq": 12}')
     check = health.restored(box)
     assert check.status == health.FAIL and "up to record 12" in check.text()
-    assert "kith sync" in check.todo_text()
+    # No paired box to call: only a new key gets it going again.
+    assert "has no paired box it can call" in check.text()
+    assert "kith restore FILE --new-key" in check.todo_text()
     assert health.quarantine_checks() == []
-    Quarantine.create(origin="x" * 43, reason="two records claim seq 4", evidence="", at_ms=1)
+    hill = Origin("hill").origin
+    trust(box, hill)  # the name its pairing gave it
+    Quarantine.create(origin=hill, reason="two records claim seq 4", evidence="", at_ms=1)
     (refused,) = health.quarantine_checks()
-    assert refused.status == health.WARN and "two records claim seq 4" in refused.text()
+    assert refused.status == health.WARN
+    assert refused.text() == (
+        f"peer {hill[:6]}'s box sent two different records for the same place in its history "
+        "— its records are held back until staff decide; see Other centres."
+    )
+    assert "seq" not in refused.text() + refused.todo_text()
+
+
+def test_a_restored_box_names_the_peers_it_still_waits_for(box):
+    for name, url in (("Hill Centre", "http://127.0.0.1:9"), ("Vale Centre", "http://[::1]:9")):
+        origin = Origin(name).origin
+        peers.remember(box, origin, name, url)
+        trust(box, origin)
+    caller = Origin("Caller").origin
+    peers.remember(box, caller, "Caller Centre")  # no address: it only ever calls this box
+    trust(box, caller)
+    (box.data_dir / RESTORED_FILE).write_text(
+        json.dumps({"seq": 12, "answered": [Origin("Hill Centre").origin]})
+    )
+    check = health.restored(box)
+    assert check.status == health.FAIL
+    assert "still to sync: Vale Centre." in check.text() and "Hill" not in check.text()
+    assert "kith sync" in check.todo_text() and "--new-key" in check.todo_text()
+    assert "Caller Centre" in check.todo_text()  # it cannot vouch for this box
 
 
 def test_a_damaged_database_fails_both_checks(box):

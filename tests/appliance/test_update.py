@@ -13,17 +13,24 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import tarfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from boxes import new_box, with_role
 from kithtest import NO_BACKGROUND_SYNC, init_args, run_kith, serving
+from recordmaker import Origin
 
-from appliance import update, versions
+from appliance import models, update, versions
+from appliance.box import DB_FILE, KEY_FILE
+from appliance.db import database
 from appliance.records import encode, public_key_text, record_id, sign
+from appliance.services import assisted, peers
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # One more schema step for the second bundle, so the update migrates and rollback restores.
@@ -347,22 +354,134 @@ def test_database_in_use_sees_another_process(tmp_path):
     conn.commit()
     conn.close()
     assert not versions.database_in_use(db)
+    with holding(db):
+        assert versions.database_in_use(db)
+    assert not versions.database_in_use(db)
+    # A database SQLite cannot read is not in use: putting it back is what it needs.
+    (tmp_path / "ruined.db").write_bytes(b"the SD card lost this page" * 200)
+    assert not versions.database_in_use(tmp_path / "ruined.db")
+
+
+@contextmanager
+def holding(db: Path):
+    """Keep a database open in another process, as a running board does."""
     with subprocess.Popen(
         [sys.executable, "-c", HOLD, str(db)], stdout=subprocess.PIPE, stdin=subprocess.PIPE
     ) as holder:
         try:
             assert holder.stdout.readline() == b"open\n"
-            assert versions.database_in_use(db)
+            yield
         finally:
             holder.stdin.close()
             holder.wait(timeout=30)
-    assert not versions.database_in_use(db)
+
+
+def test_the_database_copy_is_private_from_its_first_byte(tmp_path):
+    damaged, copy = tmp_path / "damaged.db", tmp_path / "copy.db"
+    damaged.write_bytes(b"the SD card lost this page" * 200)
+    umask = os.umask(0o022)
+    try:
+        with pytest.raises(sqlite3.DatabaseError):
+            versions.copy_database(damaged, copy)  # stops part way, as a full disk would
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600  # it holds people's details
+
+
+def test_a_new_version_that_fails_is_reported_by_its_last_line(tmp_path):
+    target, work, data = tmp_path / "version", tmp_path / "work", tmp_path / "box"
+    (target / "bin").mkdir(parents=True)
+    work.mkdir()
+    data.mkdir()
+    kith = target / "bin" / "kith"
+    kith.write_text(
+        "#!/bin/sh\n"
+        "echo 'Traceback (most recent call last):' >&2\n"
+        "echo '  File \"/opt/kith/versions/9/appliance/db.py\", line 7, in migrate' >&2\n"
+        "echo 'sqlite3.OperationalError: no such table: post' >&2\n"
+        "echo >&2\n"
+        "exit 1\n"
+    )
+    kith.chmod(0o755)
+    backup = tmp_path / "backup.db"
+    sqlite3.connect(backup).close()
+    with pytest.raises(update.UpdateError) as refused:
+        versions._check_database(target, data, backup, work)
+    message = str(refused.value)
+    assert message.endswith("It said: sqlite3.OperationalError: no such table: post")
+    assert "Traceback" not in message and "\n" not in message
+
+    with pytest.raises(update.UpdateError) as failed:
+        update._run(
+            [sys.executable, "-c", "import sys; print('Working...'); sys.exit('no wheel for x')"],
+            "installing kith 9",
+        )
+    assert str(failed.value) == "installing kith 9 failed: no wheel for x"
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [("0.1.0", "0.1.0+next"), ("0.9", "0.10"), ("1.0rc1", "1.0"), ("1.0.dev2", "1.0a1")],
+)
+def test_versions_compare_as_releases_do(older, newer):
+    assert versions.is_older(older, newer) and not versions.is_older(newer, older)
+    assert not versions.is_older(newer, newer)
+
+
+# --- rollback carries what the box keeps for itself -------------------------------------
+
+
+def test_every_table_a_box_keeps_for_itself_is_carried_back(tmp_path):
+    box = new_box(tmp_path / "box", centre_name="Update Centre")
+    staff = with_role(box, "Sam Staff", "staff")
+    before = tmp_path / "before-update.db"  # the copy an update keeps of the database
+    versions.copy_database(box.data_dir / DB_FILE, before)
+    # Made after the update: a post for a walk-in visitor, a peer met, a refused origin.
+    post = {"type": "need", "title": "Lift to the clinic", "details": "", "category": "travel"}
+    visitor = {"visitor_name": "Mrs Okoye", "visitor_contact": "07700 900123"}
+    post_id = assisted.create_assisted_post(
+        box, staff, {**post, "place": "Main hall", "needed_by": "", **visitor}
+    )
+    peers.remember(box, Origin("Hill").origin, "Hill Centre", "http://hill.local:8080")
+    models.Quarantine.create(origin="q" * 43, reason="fork", evidence="", at_ms=1)
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"".join(raw + b"\n" for raw in box.log.export()))
+    live = {m._meta.table_name: rows(box.data_dir / DB_FILE, m) for m in models.LOCAL_STATE}
+    database.close()
+
+    carried = versions.carry(before, box.data_dir / DB_FILE, box.data_dir / KEY_FILE, records)
+    assert carried["lost"] == 0 and carried["not_carried"] == []
+    assert {m._meta.table_name: rows(before, m) for m in models.LOCAL_STATE} == live
+    (kept,) = [dict(r) for r in rows(before, models.AssistedVisitor)]
+    assert (kept["post"], kept["name"], kept["contact"]) == (post_id, "Mrs Okoye", "07700 900123")
+
+
+def test_the_registry_names_every_table_that_is_not_a_projection(tmp_path):
+    new_box(tmp_path / "box", centre_name="Update Centre")
+    tables = {
+        r[0] for r in database.execute_sql("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    projections = {m._meta.table_name for m in models.PROJECTIONS}
+    log = {models.StoredRecord._meta.table_name, models.BoxState._meta.table_name}
+    own = {t for t in tables - projections - log if not t.startswith("post_fts")}
+    assert own == {m._meta.table_name for m in models.LOCAL_STATE}
+
+
+def rows(db: Path, model) -> list[tuple]:
+    """Every row of a model's table in a database file, as sorted (column, value) tuples."""
+    conn = sqlite3.connect(db)
+    try:
+        cursor = conn.execute(f'SELECT * FROM "{model._meta.table_name}"')
+        names = [d[0] for d in cursor.description]
+        return sorted(tuple(zip(names, row, strict=True)) for row in cursor.fetchall())
+    finally:
+        conn.close()
 
 
 HOLD = """
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1])
-conn.execute("SELECT * FROM t").fetchall()
+conn.execute("SELECT * FROM sqlite_master").fetchall()
 print("open", flush=True)
 sys.stdin.read()
 """
@@ -440,7 +559,9 @@ def test_update_then_rollback_returns_version_and_database(release, box, tmp_pat
     accounts = count_accounts(box)
 
     # Going back while the board runs is refused: its database is about to be replaced.
-    with serving("--data", str(box), log=tmp_path / "serve.log", env=env_for(release, root)):
+    # (The board would be the new version, which `serving` cannot start: this kith refuses
+    # the newer schema. Another process holding the file open is what rollback sees.)
+    with holding(box / "kith.db"):
         busy = kith_update(release, root, box, "--rollback", ok=False)
     assert busy.returncode == 1 and "systemctl stop kith" in busy.stderr
     assert os.readlink(root / "current") == f"versions/{release.second_version}"
@@ -479,10 +600,45 @@ def test_update_then_rollback_returns_version_and_database(release, box, tmp_pat
 def test_rollback_without_a_schema_change_only_switches(release, box, tmp_path):
     root = tmp_path / "root"
     kith_update(release, root, box, str(release.second))
-    kith_update(release, root, box, str(release.first))  # another version, same schema
+    # An older version is refused unless asked for: a stick left over from last year.
+    older = kith_update(release, root, box, str(release.first), ok=False)
+    assert older.returncode == 1 and "--allow-downgrade" in older.stderr
+    older_than = f"kith {release.first_version}, which is older than kith {release.second_version}"
+    assert older_than in older.stderr
+    assert os.readlink(root / "current") == f"versions/{release.second_version}"
+    kith_update(release, root, box, str(release.first), "--allow-downgrade")  # same schema
     state = versions.read_state(root)
     assert state["schema_after"] == state["schema_before"] and state["backup"] is None
     with serving("--data", str(box), log=tmp_path / "serve.log", env=env_for(release, root)):
         out = kith_update(release, root, box, "--rollback").stdout
     assert "systemctl restart kith" in out
+    assert os.readlink(root / "current") == f"versions/{release.second_version}"
+
+
+def test_an_update_cut_off_before_the_switch_can_still_be_rolled_back(
+    release, box, tmp_path, monkeypatch
+):
+    root = tmp_path / "root"
+    kith_update(release, root, box, str(release.first))
+    keys = update.trusted_keys([release.keys])
+
+    def power_cut(root, version):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(versions, "switch_current", power_cut)
+    with pytest.raises(OSError):
+        versions.install(release.second, root, box, keys, say=lambda line: None)
+    monkeypatch.undo()
+    # What was to be undone is written down before `current` could move.
+    state = versions.read_state(root)
+    assert (state["current"], state["previous"]) == (release.second_version, release.first_version)
+    assert os.readlink(root / "current") == f"versions/{release.first_version}"
+
+    out = kith_update(release, root, box, "--rollback").stdout
+    assert f"to kith {release.first_version}" in out
+    assert os.readlink(root / "current") == f"versions/{release.first_version}"
+    assert snapshot(root)["versions"] == [release.first_version]  # nothing half-installed kept
+    assert versions.read_state(root)["current"] == release.first_version
+    # And the update can be made again.
+    kith_update(release, root, box, str(release.second))
     assert os.readlink(root / "current") == f"versions/{release.second_version}"

@@ -120,8 +120,8 @@ def test_the_kiosk_shows_sync_freshness_per_centre(browser, box):
 
 def test_the_staff_button_is_for_staff_only(browser, alice, staff_client):
     for who in (browser, alice):
-        assert kiosk_get(who).find("a", href="/staff/assisted/new") is None
-    link = kiosk_get(staff_client).one("a", href="/staff/assisted/new")
+        assert kiosk_get(who).find("a", href="/staff/assisted/new?back=kiosk") is None
+    link = kiosk_get(staff_client).one("a", href="/staff/assisted/new?back=kiosk")
     assert link.text() == "Post for a visitor"
 
 
@@ -188,13 +188,22 @@ def test_phones_get_the_port_the_kiosk_used(browser):
 
 
 def assisted_post(b: Browser, **change) -> str:
-    """Post for a visitor through the staff form; return the new post's id."""
+    """Post for a visitor through the staff form at the desk; return the new post's id."""
     page = b.get("/staff/assisted/new")
     response = b.submit(page, data={**ASSISTED_FORM, **change})
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    match = re.fullmatch(r"/posts/([0-9a-f]{64})", urlsplit(response.headers["Location"]).path)
-    assert match, response.headers["Location"]
+    # Back to the staff list, at the new post's card.
+    location = urlsplit(response.headers["Location"])
+    match = re.fullmatch(r"post-([0-9a-f]{64})", location.fragment)
+    assert location.path == "/staff/assisted" and match, response.headers["Location"]
     return match.group(1)
+
+
+def visitor_line(b: Browser, post_id: str) -> str | None:
+    """The visitor's details on a post's card in the staff list, or None."""
+    card = b.get("/staff/assisted").one("li", id=f"post-{post_id}")
+    node = card.find("p", class_="visitor-contact")
+    return node.text() if node else None
 
 
 def test_the_assisted_form_is_for_staff_only(browser, alice, staff_client, box):
@@ -233,14 +242,15 @@ def test_a_forged_assisted_post_is_refused(staff_client, box):
 def test_staff_post_for_a_visitor_and_everyone_sees_it_was_assisted(
     staff_client, alice, browser, box
 ):
-    post_id = assisted_post(staff_client)
-    page = staff_client.get(f"/posts/{post_id}")
-    assert flash_of(page) == "The post is on the board, marked as posted with help from staff."
-    assert page.one("p", class_="assisted").text() == "Posted with help from staff at Test Centre"
-    contact = page.one("div", class_="visitor-contact")
-    assert contact.one("p").text() == f"Visitor (only staff here see this): Mrs Okoye · {CONTACT}"
+    page = staff_client.get("/staff/assisted/new")
+    response = staff_client.submit(page, data=ASSISTED_FORM)
+    listing = staff_client.follow(response)
+    assert flash_of(listing) == "Posted for the visitor."
+    post_id = urlsplit(response.headers["Location"]).fragment.removeprefix("post-")
+    assert visitor_line(staff_client, post_id) == f"Visitor: Mrs Okoye · {CONTACT}"
 
-    for who in (alice, browser):
+    # The post page may be on the hall's screen: it never names the visitor, even to staff.
+    for who in (staff_client, alice, browser):
         other = who.get(f"/posts/{post_id}")
         assert other.one("p", class_="assisted").text() == (
             "Posted with help from staff at Test Centre"
@@ -248,6 +258,24 @@ def test_staff_post_for_a_visitor_and_everyone_sees_it_was_assisted(
         assert other.find(class_="visitor-contact") is None
         assert CONTACT not in other.html and "Okoye" not in other.html
     assert "Help carrying shopping upstairs" in browser.get("/").text()
+
+
+def test_staff_at_the_kiosk_go_back_to_the_kiosk_and_it_shows_no_visitor(staff_client, box):
+    page = kiosk_get(staff_client, "/staff/assisted/new?back=kiosk")
+    response = staff_client.submit(page, data=ASSISTED_FORM)
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/kiosk"
+    kiosk_page = staff_client.follow(response)
+    assert flash_of(kiosk_page) == "Posted for the visitor."
+    assert "Okoye" not in kiosk_page.html and CONTACT not in kiosk_page.html
+    # The details are on the staff list, for staff; the flash was shown once.
+    (card,) = staff_client.get("/staff/assisted").find_all("li", class_="card")
+    assert card.one("p", class_="visitor-contact").text() == f"Visitor: Mrs Okoye · {CONTACT}"
+    assert flash_of(kiosk_get(staff_client)) == ""
+    # Only the kiosk is a place to go back to: anything else is the staff list.
+    page = staff_client.get("/staff/assisted/new?back=https://example.com/")
+    response = staff_client.submit(page, data={**ASSISTED_FORM, "title": "Another one"})
+    assert urlsplit(response.headers["Location"]).path == "/staff/assisted"
 
 
 def test_the_contact_is_in_no_api_answer_and_no_record(staff_client, box):
@@ -294,27 +322,28 @@ def test_staff_list_posts_made_for_visitors_and_can_delete_the_details(
     url = f"/staff/assisted/{post_id}/forget"
     assert staff_client.client.post(url).status_code == 400
     assert alice.post(url, via="/me").status_code == 403
-    assert "Okoye" in staff_client.get(f"/posts/{post_id}").html
+    assert "Okoye" in staff_client.get("/staff/assisted").html
 
-    page = staff_client.get(f"/posts/{post_id}")
-    response = staff_client.submit(page, action=url)
+    response = staff_client.submit(listing, action=url)
     page = staff_client.follow(response)
+    assert page.url == "/staff/assisted"
     assert flash_of(page) == "The visitor's name and contact are deleted."
-    assert page.find(class_="visitor-contact") is None
-    assert page.one("p", class_="assisted").text() == "Posted with help from staff at Test Centre"
-    assert "Okoye" not in staff_client.get("/staff/assisted").html
+    assert page.find(class_="visitor-contact") is None and "Okoye" not in page.html
+    assert page.one("li", id=f"post-{post_id}").one("p", class_="hint").text() == (
+        "No contact details kept."
+    )
+    post = staff_client.get(f"/posts/{post_id}")
+    assert post.one("p", class_="assisted").text() == "Posted with help from staff at Test Centre"
 
 
 def test_the_details_go_a_month_after_the_post_is_resolved(staff_client, box, clock):
     post_id = assisted_post(staff_client)
     board.resolve(box, actor(box, "Sam Staff"), post_id, "A neighbour helped")
     clock.advance(29 * DAY_MS)
-    assert staff_client.get(f"/posts/{post_id}").find(class_="visitor-contact") is not None
+    assert visitor_line(staff_client, post_id) == f"Visitor: Mrs Okoye · {CONTACT}"
     clock.advance(2 * DAY_MS)
     assert staff_client.login("Sam Staff").status_code == 302  # the login lasts 30 days
-    page = staff_client.get(f"/posts/{post_id}")
-    assert page.one("p", class_="assisted")
-    assert page.find(class_="visitor-contact") is None
+    assert staff_client.get(f"/posts/{post_id}").one("p", class_="assisted")
     assert "Okoye" not in staff_client.get("/staff/assisted").html
 
 

@@ -14,9 +14,11 @@ import pytest
 from pagetools import Browser, Page
 from werkzeug.test import Client
 
-from appliance.box import Box, is_box
+from appliance.backup import make_backup
+from appliance.box import RESTORED_FILE, Box, is_box
 from appliance.commands.core import init_box
 from appliance.db import database
+from appliance.restore import restore_backup
 from appliance.services import accounts, centre, setup
 from web import create_app
 from web.setup import FirstBoot, is_local_address, is_local_host
@@ -386,6 +388,39 @@ def test_an_unfinished_setup_is_removed_and_nothing_else(data_dir):
     assert not is_box(data_dir)
     assert sorted(p.name for p in data_dir.iterdir()) == ["backups", "kith.toml"]
     assert setup.discard_unfinished(data_dir) is False
+
+
+def test_a_restore_over_a_cut_off_first_boot_is_kept_by_the_next_serve(data_dir, tmp_path):
+    # A first boot cut off by a power cut; staff then restore the box's backup instead.
+    made, _ = setup.create_box(tmp_path / "old-card", "Hillside", "Admin", PASSWORD)
+    (tmp_path / "stick").mkdir()
+    backup = make_backup(made, tmp_path / "stick").path
+    database.close()
+    data_dir.mkdir()
+    (data_dir / setup.UNFINISHED_FILE).write_bytes(b"")
+    setup.create_box(data_dir, "Half Made", "Admin", PASSWORD)
+    database.close()
+
+    restore_backup(backup, data_dir)
+    assert not (data_dir / setup.UNFINISHED_FILE).exists()
+    restored = {name: (data_dir / name).read_bytes() for name in ("box.key", "kith.db")}
+    assert setup.discard_unfinished(data_dir) is False  # what `kith serve` runs first
+    assert {name: (data_dir / name).read_bytes() for name in restored} == restored
+    assert Box.open(data_dir).origin == made.origin
+
+
+def test_nothing_is_discarded_while_a_restore_is_under_way(data_dir):
+    # A restore cut off before it removed the marker: its files must survive `kith serve`.
+    data_dir.mkdir()
+    (data_dir / setup.UNFINISHED_FILE).write_bytes(b"")
+    setup.create_box(data_dir, "Half Made", "Admin", PASSWORD)
+    database.close()
+    (data_dir / RESTORED_FILE).write_text('{"seq": 3}')
+    before = sorted(p.name for p in data_dir.iterdir())
+
+    assert setup.discard_unfinished(data_dir) is False
+    assert sorted(p.name for p in data_dir.iterdir()) == before
+    assert is_box(data_dir)
 
 
 def test_a_finished_box_is_never_discarded(phone, data_dir):

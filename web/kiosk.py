@@ -15,7 +15,7 @@ from flask import Blueprint, make_response, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from appliance.services import kiosk
+from appliance.services import kiosk, setup
 from web.context import box
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
@@ -39,6 +39,8 @@ def _state() -> str:
         screen=kiosk.screen(box()),
         address=address,
         qr_version=_version(address.url),
+        # The wifi details staff chose at first boot to show beside the code (or None).
+        wifi=setup.read_poster(box().data_dir),
     )
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from pagetools import ADMIN, DAY_MS, Browser, Page, actor, flash_of, new_post, record_count
 
-from appliance.services import board, kiosk, moderation
+from appliance.services import board, kiosk, moderation, setup
 
 LAN_IP = "192.168.1.20"
 KIOSK_HOST = "http://localhost:8080"  # the port the kiosk browser uses; cookies ignore it
@@ -81,6 +81,18 @@ def test_the_qr_code_and_the_address_under_it(browser):
     assert img.attrs["alt"] == f"QR code for {BOARD_URL}"
     assert qr.one("p", class_="k-url").text() == BOARD_URL
     assert qr.one("p", class_="k-alt").text() == f"or {NAME_URL}"
+
+
+def test_the_wifi_chosen_at_setup_is_shown_beside_the_code(browser, box):
+    hint = state_of(kiosk_get(browser)).one("section", class_="k-qr").one("p", class_="k-hint")
+    assert hint.text() == "Join the centre's wifi, then scan the code with your camera."
+    poster = {"wifi": {"name": "Millbrook Guest", "password": "tea-and-toast"}}
+    (box.data_dir / setup.POSTER_FILE).write_text(json.dumps(poster))
+    hint = state_of(kiosk_get(browser)).one("section", class_="k-qr").one("p", class_="k-hint")
+    assert hint.text() == (
+        "Join the wifi Millbrook Guest (password: tea-and-toast), "
+        "then scan the code with your camera."
+    )
 
 
 def test_the_public_url_setting_replaces_the_lan_address(browser, box):

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from peewee import SQL, fn
+from peewee import SQL
 
 from appliance import projection
 from appliance.db import database
 from appliance.kinds import aggregate_of, check_body
-from appliance.models import BoxState, Quarantine, StoredRecord, TrustedOrigin
+from appliance.models import BoxState, Quarantine, StoredRecord
 from appliance.records import (
     FORMAT_VERSION,
     Record,
@@ -31,6 +32,7 @@ from appliance.records import (
 )
 
 DEFAULT_MAX_CLOCK_AHEAD_MS = 24 * 3600 * 1000
+RECENT_RECORDS = 1000  # parsed records an ingest keeps for the next one (a few MB)
 
 
 def wall_clock_ms() -> int:
@@ -72,37 +74,82 @@ class IngestResult:
         return not self.rejected
 
 
+@dataclass(frozen=True)
+class Checked:
+    """One wire line after the checks that need no database: parsed and verified, or why not."""
+
+    line: int
+    record: Record | None = None
+    error: str | None = None
+
+
+def check_lines(lines: Iterable[bytes | str]) -> list[Checked]:
+    """Parse and verify wire lines, numbered from 1 (blank lines skipped).
+
+    Pure (no database), so a long pull can run it in another process while this one
+    stores the previous page: Ed25519 verification holds the GIL.
+    """
+    checked = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            checked.append(Checked(number, record=parse(line)))
+        except RecordError as exc:
+            checked.append(Checked(number, error=str(exc)))
+    return checked
+
+
 def _chunks(items: list, size: int):
     """Yield successive slices of at most `size` items (SQLite limits bound variables)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _row(rec: Record) -> dict:
-    """Return the stored_record row of a verified record."""
-    return {
-        "id": rec.id,
-        "origin": rec.origin,
-        "seq": rec.seq,
-        "prev": rec.prev,
-        "kind": rec.kind,
-        "aggregate": aggregate_of(rec.fields, rec.id),
-        "hlc_ms": rec.hlc[0],
-        "hlc_c": rec.hlc[1],
-        "scope": rec.scope,
-        "raw": rec.raw,
-    }
+STORED_COLUMNS = (
+    "id",
+    "origin",
+    "seq",
+    "prev",
+    "kind",
+    "aggregate",
+    "hlc_ms",
+    "hlc_c",
+    "scope",
+    "raw",
+)
+_INSERT_STORED = (
+    f"INSERT INTO stored_record ({', '.join(STORED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(STORED_COLUMNS))})"
+)
+
+
+def _row(rec: Record) -> tuple:
+    """Return the stored_record row of a verified record, in STORED_COLUMNS order."""
+    fields = rec.fields
+    return (
+        rec.id,
+        fields["origin"],
+        fields["seq"],
+        fields["prev"],
+        fields["kind"],
+        aggregate_of(fields, rec.id),
+        fields["hlc"][0],
+        fields["hlc"][1],
+        fields["scope"],
+        rec.raw,
+    )
 
 
 def _limits(rows) -> dict[str, int | None]:
-    """Fold trust rows into {origin: last valid seq, or None for no limit}."""
+    """Fold (origin, last_seq) trust rows into {origin: last valid seq, or None for no limit}."""
     limits: dict[str, int | None] = {}
-    for row in rows:
-        current = limits.get(row.origin, 0)
-        if row.last_seq is None or current is None:
-            limits[row.origin] = None
+    for origin, last_seq in rows:
+        current = limits.get(origin, 0)
+        if last_seq is None or current is None:
+            limits[origin] = None
         else:
-            limits[row.origin] = max(current, row.last_seq)
+            limits[origin] = max(current, last_seq)
     return limits
 
 
@@ -127,35 +174,97 @@ class Log:
         self.origin = public_key_text(key)
         self.now_ms = now_ms
         self.max_clock_ahead_ms = max_clock_ahead_ms
+        self._contiguous: dict[str, int] = {}  # see contiguous()
+        # The records ingested last, parsed: the next pages mostly add to the same posts,
+        # whose refolds would otherwise parse them again. A record never changes under
+        # its id, so one stays right even if the transaction that brought it rolls back
+        # (it is only used once the database returns its id).
+        self._recent: OrderedDict[str, Record] = OrderedDict()
+        # Set while the box is restored from a backup (appliance.backup): raises rather than
+        # sign a seq a peer may already hold. None costs append nothing.
+        self.write_guard: Callable[[], None] | None = None
 
     # --- state -----------------------------------------------------------------------
 
     def state(self) -> BoxState:
         """Return the box's row of counters, creating it on first use."""
-        state, _ = BoxState.get_or_create(origin=self.origin)
-        return state
+        # Plain SQL: read on every sync request and ingest, where a peewee get would cost
+        # several times the query.
+        row = database.execute_sql(
+            "SELECT seq, last_id, hlc_ms, hlc_c FROM box_state WHERE origin = ?", (self.origin,)
+        ).fetchone()
+        if row is None:
+            state, _ = BoxState.get_or_create(origin=self.origin)
+            return state
+        seq, last_id, hlc_ms, hlc_c = row
+        return BoxState(origin=self.origin, seq=seq, last_id=last_id, hlc_ms=hlc_ms, hlc_c=hlc_c)
 
     def version_vector(self) -> dict[str, int]:
         """Return {origin: highest contiguous seq} over everything stored."""
         vector: dict[str, int] = {}
-        # COUNT(*) lets SQLite answer from the (origin, seq) index alone.
-        totals = StoredRecord.select(
-            StoredRecord.origin, fn.MAX(StoredRecord.seq), fn.COUNT(SQL("*"))
-        ).group_by(StoredRecord.origin)
-        for origin, highest, count in totals.tuples():
-            if highest == count:  # seqs start at 1 and are unique: no gap
-                vector[origin] = highest
-                continue
-            # Walk only an origin that has a gap (records arrived out of order).
-            seqs = StoredRecord.select(StoredRecord.seq).where(StoredRecord.origin == origin)
-            contiguous = 0
-            for (seq,) in seqs.order_by(StoredRecord.seq).tuples():
-                if seq != contiguous + 1:
-                    break
-                contiguous = seq
+        for origin in self.stored_origins():
+            contiguous = self.contiguous(origin)
             if contiguous:
                 vector[origin] = contiguous
         return vector
+
+    @staticmethod
+    def stored_origins() -> list[str]:
+        """Return every origin with a stored record, in order (one index seek each)."""
+        origins: list[str] = []
+        while True:
+            row = database.execute_sql(
+                "SELECT origin FROM stored_record WHERE origin > ? ORDER BY origin LIMIT 1",
+                (origins[-1] if origins else "",),
+            ).fetchone()
+            if row is None:
+                return origins
+            origins.append(row[0])
+
+    @staticmethod
+    def holds_seq(origin: str, seq: int) -> bool:
+        """Return True if the record of an origin at a seq is stored."""
+        return (
+            database.execute_sql(
+                "SELECT 1 FROM stored_record WHERE origin = ? AND seq = ?", (origin, seq)
+            ).fetchone()
+            is not None
+        )
+
+    def contiguous(self, origin: str) -> int:
+        """Return the highest n such that an origin's records 1..n are all stored.
+
+        Stored records are never deleted, so the answer never shrinks: each Log remembers
+        it per origin and next time reads only what lies above it. Counting every record
+        of a large origin on each sync request would cost more than the request itself.
+        """
+        known = self._contiguous.get(origin, 0)
+        if not self.holds_seq(origin, known + 1):
+            return known
+        # Two statements: SQLite answers MAX alone with one seek, and COUNT alone from the
+        # index without comparing each entry for the MAX.
+        (highest,) = database.execute_sql(
+            "SELECT MAX(seq) FROM stored_record WHERE origin = ?", (origin,)
+        ).fetchone()
+        (count,) = database.execute_sql(
+            "SELECT COUNT(*) FROM stored_record WHERE origin = ? AND seq > ?", (origin, known)
+        ).fetchone()
+        if highest - known == count:  # seqs are unique: no gap above what was known
+            found = highest
+        else:  # a gap (records arrived out of order): walk up to it
+            found = known
+            seqs = database.execute_sql(
+                "SELECT seq FROM stored_record WHERE origin = ? AND seq > ? ORDER BY seq",
+                (origin, known),
+            )
+            for (seq,) in seqs:
+                if seq != found + 1:
+                    break
+                found = seq
+        # Only what is committed may be remembered: a transaction could still roll back.
+        if not database.in_transaction():
+            self._contiguous[origin] = max(found, self._contiguous.get(origin, 0))
+        return found
 
     def records_after(
         self, origin: str, after: int, upto: int, max_records: int, max_bytes: int
@@ -200,6 +309,8 @@ class Log:
         scope: str = "federation",
     ) -> Record:
         """Sign a new record of this box, store it and apply it, in one transaction."""
+        if self.write_guard is not None:
+            self.write_guard()
         with database.atomic():
             state = self.state()
             now = self.now_ms()
@@ -234,7 +345,13 @@ class Log:
 
     def granted_here(self) -> dict[str, int | None]:
         """Return the origins this box's own grants trust, each with its last valid seq."""
-        direct = _limits(TrustedOrigin.select().where(TrustedOrigin.truster == self.origin))
+        # Plain SQL: every sync request reads trust several times, and model rows cost more
+        # than the query.
+        direct = _limits(
+            database.execute_sql(
+                "SELECT origin, last_seq FROM trusted_origin WHERE truster = ?", (self.origin,)
+            )
+        )
         direct.pop(self.origin, None)
         return direct
 
@@ -248,27 +365,38 @@ class Log:
         direct = self.granted_here()
         peers = [origin for origin, limit in direct.items() if limit is None]
         relayed = _limits(
-            TrustedOrigin.select().where(
-                TrustedOrigin.truster.in_(peers) & TrustedOrigin.origin.not_in([self.origin])
+            database.execute_sql(
+                "SELECT origin, last_seq FROM trusted_origin "
+                f"WHERE truster IN ({', '.join('?' * len(peers))}) AND origin != ?",
+                (*peers, self.origin),
             )
+            if peers
+            else ()
         )
         return {**relayed, **direct, self.origin: None}
 
+    @staticmethod
+    def quarantined() -> set[str]:
+        """Return the origins whose records are refused after a fork, until staff decide."""
+        return {origin for (origin,) in database.execute_sql("SELECT origin FROM quarantine")}
+
     def _check_acceptable(self, rec: Record, trusted: dict, quarantined: set, now: int) -> None:
         """Raise RecordError unless a verified record may enter this box."""
-        if rec.origin not in trusted:
+        fields = rec.fields
+        origin = fields["origin"]
+        if origin not in trusted:
             raise RecordError("origin is not trusted by this box")
-        limit = trusted[rec.origin]
-        if limit is not None and rec.seq > limit:
+        limit = trusted[origin]
+        if limit is not None and fields["seq"] > limit:
             raise RecordError(f"origin was revoked after seq {limit}")
-        if rec.scope == "local" and rec.origin != self.origin:
+        if fields["scope"] == "local" and origin != self.origin:
             raise RecordError("a record with scope local must never leave its box")
-        if rec.origin in quarantined:
+        if origin in quarantined:
             raise RecordError("origin is quarantined after a fork; staff must decide")
-        check_body(rec.fields)
+        check_body(fields)
         # Measured against the wall clock, not the HLC: otherwise each accepted record
         # would move the horizon and a run of them could drag the clock without bound.
-        ahead = rec.hlc[0] - now
+        ahead = fields["hlc"][0] - now
         if ahead > self.max_clock_ahead_ms:
             raise RecordError(
                 f"stamped {ahead // 1000} s ahead of this box's clock "
@@ -284,23 +412,28 @@ class Log:
         A fork quarantines its origin even though the batch is refused. `also` runs in
         the same transaction once the batch is stored (sync advances its cursor there).
         """
+        return self.ingest_checked(check_lines(lines), also=also)
+
+    def ingest_checked(
+        self, checked: list[Checked], *, also: Callable[[], None] | None = None
+    ) -> IngestResult:
+        """Store and apply lines check_lines has parsed and verified, as `ingest` does."""
         result = IngestResult()
         trusted = self.trusted_origins()
-        quarantined = {q.origin for q in Quarantine.select(Quarantine.origin)}
+        quarantined = self.quarantined()
         now = self.now_ms()
         batch: list[Record] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            rec = None
+        for item in checked:
+            rec = item.record
             try:
-                rec = parse(line)
+                if rec is None:
+                    raise RecordError(item.error)
                 self._check_acceptable(rec, trusted, quarantined, now)
                 batch.append(rec)
             except RecordError as exc:
                 result.rejected.append(
                     Rejection(
-                        number,
+                        item.line,
                         str(exc),
                         origin=rec.origin if rec else None,
                         id=rec.id if rec else None,
@@ -323,7 +456,7 @@ class Log:
     def _ingest_verified(self, batch: list[Record], result: IngestResult) -> None:
         # A page holds hundreds of records: look up what is stored around them in a few
         # queries and insert them together, rather than several queries per record.
-        batch = sorted(batch, key=lambda r: (r.origin, r.seq))
+        batch = sorted(batch, key=lambda r: (r.fields["origin"], r.fields["seq"]))
         stored = self._stored_ids([r.id for r in batch])
         places = self._stored_places(batch)
         fresh: dict[str, Record] = {}
@@ -332,23 +465,35 @@ class Log:
                 result.duplicates += 1
                 continue
             self._check_chain(rec, places)
-            places[(rec.origin, rec.seq)] = (rec.id, rec.prev)
+            places[(rec.fields["origin"], rec.fields["seq"])] = (rec.id, rec.fields["prev"])
             fresh[rec.id] = rec
-        for chunk in _chunks(list(fresh.values()), 200):
-            StoredRecord.insert_many([_row(rec) for rec in chunk]).execute()
+        if fresh:
+            # Raw executemany: building a peewee insert of hundreds of rows costs more
+            # than SQLite takes to store them.
+            database.cursor().executemany(_INSERT_STORED, [_row(rec) for rec in fresh.values()])
         result.accepted.extend(fresh)
         if fresh:
-            newest = max(rec.hlc for rec in fresh.values())
-            self._observe(newest, [r for r in fresh.values() if r.origin == self.origin])
-        for aggregate in dict.fromkeys(aggregate_of(r.fields, r.id) for r in fresh.values()):
-            projection.refold(aggregate)
+            newest = max(rec.fields["hlc"] for rec in fresh.values())
+            own = [r for r in fresh.values() if r.fields["origin"] == self.origin]
+            self._observe(newest, own)
+        aggregates = dict.fromkeys(aggregate_of(r.fields, r.id) for r in fresh.values())
+        recent = self._recent
+        recent.update(fresh)
+        projection.refold_many(aggregates, known=recent)
+        while len(recent) > RECENT_RECORDS:
+            recent.popitem(last=False)
+
+    # Plain SQL below: a peewee IN (...) of hundreds of values costs more to build than
+    # SQLite takes to answer it.
 
     @staticmethod
     def _stored_ids(ids: list[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(ids, 500):
-            query = StoredRecord.select(StoredRecord.id).where(StoredRecord.id.in_(chunk))
-            found.update(row_id for (row_id,) in query.tuples())
+            cursor = database.execute_sql(
+                f"SELECT id FROM stored_record WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update(row_id for (row_id,) in cursor)
         return found
 
     @staticmethod
@@ -356,28 +501,32 @@ class Log:
         """Return {(origin, seq): (id, prev)} of stored records at and beside the batch's seqs."""
         wanted: dict[str, set[int]] = {}
         for rec in batch:
-            wanted.setdefault(rec.origin, set()).update((rec.seq - 1, rec.seq, rec.seq + 1))
+            seq = rec.fields["seq"]
+            wanted.setdefault(rec.fields["origin"], set()).update((seq - 1, seq, seq + 1))
         places = {}
         for origin, seqs in wanted.items():
             for chunk in _chunks(sorted(seqs), 500):
-                query = StoredRecord.select(
-                    StoredRecord.seq, StoredRecord.id, StoredRecord.prev
-                ).where((StoredRecord.origin == origin) & StoredRecord.seq.in_(chunk))
-                for seq, row_id, prev in query.tuples():
+                cursor = database.execute_sql(
+                    "SELECT seq, id, prev FROM stored_record "
+                    f"WHERE origin = ? AND seq IN ({', '.join('?' * len(chunk))})",
+                    (origin, *chunk),
+                )
+                for seq, row_id, prev in cursor:
                     places[(origin, seq)] = (row_id, prev)
         return places
 
     def _check_chain(self, rec: Record, places: dict) -> None:
         """Raise Fork if rec contradicts a stored or batched record of its origin."""
-        same = places.get((rec.origin, rec.seq))
+        origin, seq = rec.fields["origin"], rec.fields["seq"]
+        same = places.get((origin, seq))
         if same:
-            raise Fork(rec.origin, f"two records claim seq {rec.seq}", f"{same[0]} vs {rec.id}")
-        before = places.get((rec.origin, rec.seq - 1)) if rec.seq > 1 else None
-        if before and before[0] != rec.prev:
-            raise Fork(rec.origin, f"seq {rec.seq} does not follow seq {rec.seq - 1}", rec.id)
-        after = places.get((rec.origin, rec.seq + 1))
+            raise Fork(origin, f"two records claim seq {seq}", f"{same[0]} vs {rec.id}")
+        before = places.get((origin, seq - 1)) if seq > 1 else None
+        if before and before[0] != rec.fields["prev"]:
+            raise Fork(origin, f"seq {seq} does not follow seq {seq - 1}", rec.id)
+        after = places.get((origin, seq + 1))
         if after and after[1] != rec.id:
-            raise Fork(rec.origin, f"seq {rec.seq + 1} does not follow seq {rec.seq}", rec.id)
+            raise Fork(origin, f"seq {seq + 1} does not follow seq {seq}", rec.id)
 
     def _observe(self, hlc: list[int], own: list[Record]) -> None:
         """Move the local clock past a received hlc (bounded by the ingest check)."""
@@ -402,7 +551,7 @@ class Log:
             ).on_conflict_ignore().execute()
 
     def _store(self, rec: Record) -> None:
-        StoredRecord.insert(**_row(rec)).execute()
+        database.execute_sql(_INSERT_STORED, _row(rec))
 
     # --- reading ---------------------------------------------------------------------
 

@@ -7,50 +7,161 @@ a centre with its categories and places) from all of that entity's records, take
 the one order every box agrees on, (hlc, origin, id). Later records win a field
 (last-writer-wins); sets are add/remove in that same order. Entities are small, so a
 refold costs a handful of rows, and it makes convergence hold by construction.
+
+A page of synced records touches hundreds of entities, so `refold_many` loads them in
+a few queries, folds each in Python (the fold of one entity never reads another's), and
+writes the rows of all of them together.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from appliance.db import database
 from appliance.kinds import KINDS
 from appliance.models import (
     Category,
     Centre,
-    Comment,
-    Helper,
-    Member,
     Place,
-    Post,
-    Role,
     StoredRecord,
-    Thanks,
-    TrustedOrigin,
 )
 from appliance.records import Record
 
 STATUS_RANK = {"open": 0, "on_it": 1, "resolved": 2}
+CHUNK = 500  # ids per IN (...): well under SQLite's limit on bound variables
+
+POST_COLUMNS = (
+    "id",
+    "origin",
+    "author",
+    "type",
+    "title",
+    "details",
+    "category",
+    "place",
+    "needed_by",
+    "created_ms",
+    "status",
+    "status_rank",
+    "resolved_note",
+    "resolved_by",
+    "resolved_ms",
+    "hidden",
+    "hidden_reason",
+    "comment_count",
+    "helper_count",
+)
+COMMENT_COLUMNS = ("id", "post", "author", "text", "created_ms", "hidden", "hidden_reason")
+HELPER_COLUMNS = ("post", "member", "mode", "since_ms")
+THANKS_COLUMNS = ("id", "post", "giver", "helper", "message", "created_ms")
+MEMBER_COLUMNS = ("id", "origin", "name", "joined_ms", "verified", "verified_by")
+ROLE_COLUMNS = ("member", "role", "origin", "expires_ms", "granted_by")
+TRUST_COLUMNS = ("id", "truster", "origin", "name", "last_seq")
+
+
+def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'{verb} INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+
+
+# Upsert rather than replace: a post row keeps its rowid, which is the FTS rowid.
+_UPSERT_POST = _insert("post", POST_COLUMNS) + (
+    ' ON CONFLICT ("id") DO UPDATE SET '
+    + ", ".join(f'"{c}" = excluded."{c}"' for c in POST_COLUMNS if c != "id")
+)
+_INSERT_COMMENT = _insert("comment", COMMENT_COLUMNS)
+_INSERT_HELPER = _insert("helper", HELPER_COLUMNS)
+_INSERT_THANKS = _insert("thanks", THANKS_COLUMNS)
+_REPLACE_MEMBER = _insert("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
+_INSERT_ROLE = _insert("role", ROLE_COLUMNS)
+_REPLACE_TRUST = _insert("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(items: list) -> str:
+    return ", ".join("?" * len(items))
+
+
+def _executemany(sql: str, rows: list[tuple]) -> None:
+    if rows:
+        database.cursor().executemany(sql, rows)
+
+
+def _delete_where_in(table: str, column: str, values: list[str]) -> None:
+    for chunk in _chunks(values):
+        database.execute_sql(f'DELETE FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def load_aggregates(
+    aggregates: Iterable[str], known: dict[str, Record] | None = None
+) -> dict[str, list[Record]]:
+    """Return every stored record feeding each entity, each list in the agreed total order.
+
+    Records in `known` (by id: just stored and already parsed) are not parsed again.
+    """
+    known = known or {}
+    found: dict[str, list[Record]] = {aggregate: [] for aggregate in aggregates}
+    for chunk in _chunks(list(found)):
+        cursor = database.execute_sql(
+            f"SELECT aggregate, id, raw FROM stored_record WHERE aggregate IN ({_marks(chunk)}) "
+            "ORDER BY hlc_ms, hlc_c, origin, id",
+            chunk,
+        )
+        for aggregate, record_id, raw in cursor:
+            rec = known.get(record_id)
+            if rec is None:
+                raw = bytes(raw)
+                rec = Record(id=record_id, raw=raw, fields=json.loads(raw))
+            found[aggregate].append(rec)
+    return found
 
 
 def load_aggregate(aggregate: str) -> list[Record]:
     """Return every stored record feeding one entity, in the agreed total order."""
-    rows = (
-        StoredRecord.select(StoredRecord.id, StoredRecord.raw)
-        .where(StoredRecord.aggregate == aggregate)
-        .order_by(StoredRecord.hlc_ms, StoredRecord.hlc_c, StoredRecord.origin, StoredRecord.id)
-    )
-    return [Record(id=row.id, raw=bytes(row.raw), fields=json.loads(row.raw)) for row in rows]
+    return load_aggregates([aggregate])[aggregate]
+
+
+# --- refolding -----------------------------------------------------------------------------
 
 
 def refold(aggregate: str) -> None:
     """Rebuild the projection of one entity from its records (inside the caller's transaction)."""
-    records = load_aggregate(aggregate)
-    root = next((r for r in records if r.id == aggregate), None)
-    if root is None or root.kind not in KINDS or not KINDS[root.kind].creates:
-        return  # the creating record has not arrived yet; refolded when it does
-    rest = [r for r in records if r is not root and r.kind in KINDS]
-    FOLDS[KINDS[root.kind].entity](root, rest)
+    refold_many([aggregate])
+
+
+def refold_many(aggregates: Iterable[str], known: dict[str, Record] | None = None) -> None:
+    """Rebuild the projections of several entities (inside the caller's transaction).
+
+    The same as refolding each in turn: an entity's rows depend on its records alone.
+    `known` may hold records already parsed (by id), to save parsing them again.
+    """
+    folds: dict[str, list[tuple[Record, list[Record]]]] = {}
+    for aggregate, records in load_aggregates(aggregates, known).items():
+        root = next((r for r in records if r.id == aggregate), None)
+        kind = KINDS.get(root.fields["kind"]) if root is not None else None
+        if kind is None or not kind.creates:
+            continue  # the creating record has not arrived yet; refolded when it does
+        rest = [r for r in records if r is not root and r.fields["kind"] in KINDS]
+        folds.setdefault(kind.entity, []).append((root, rest))
+    for entity, entities in folds.items():
+        WRITERS[entity](entities)
+
+
+# --- centres -------------------------------------------------------------------------------
+
+
+def _write_centres(entities: list[tuple[Record, list[Record]]]) -> None:
+    # Rare (one per box): written one at a time.
+    for root, rest in entities:
+        _fold_centre(root, rest)
 
 
 def _fold_centre(root: Record, rest: list[Record]) -> None:
@@ -91,40 +202,42 @@ def _fold_centre(root: Record, rest: list[Record]) -> None:
         ).execute()
 
 
-def _fold_member(root: Record, rest: list[Record]) -> None:
+# --- members -------------------------------------------------------------------------------
+
+
+def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
+    """Return a member's row and role rows."""
     verified, verified_by = False, None
-    roles: dict[tuple[str, str], dict] = {}
+    roles: dict[tuple[str, str], tuple] = {}
     for r in rest:
         if r.kind == "member.verified":
             verified, verified_by = True, r.author
         elif r.kind == "member.unverified":
             verified, verified_by = False, None
         elif r.kind == "role.granted":
-            roles[(r.body["role"], r.origin)] = {
-                "expires_ms": r.body["expires"],
-                "granted_by": r.author,
-            }
+            roles[(r.body["role"], r.origin)] = (r.body["expires"], r.author)
         elif r.kind == "role.revoked":
             roles.pop((r.body["role"], r.origin), None)
-    Member.insert(
-        id=root.id,
-        origin=root.origin,
-        name=root.body["name"],
-        joined_ms=root.hlc[0],
-        verified=verified,
-        verified_by=verified_by,
-    ).on_conflict_replace().execute()
-    Role.delete().where(Role.member == root.id).execute()
-    if roles:
-        Role.insert_many(
-            [
-                {"member": root.id, "role": role, "origin": origin, **grant}
-                for (role, origin), grant in roles.items()
-            ]
-        ).execute()
+    row = (root.id, root.origin, root.body["name"], root.hlc[0], verified, verified_by)
+    return row, [(root.id, role, origin, *grant) for (role, origin), grant in roles.items()]
 
 
-def _fold_post(root: Record, rest: list[Record]) -> None:
+def _write_members(entities: list[tuple[Record, list[Record]]]) -> None:
+    members, roles = [], []
+    for root, rest in entities:
+        row, member_roles = _fold_member(root, rest)
+        members.append(row)
+        roles.extend(member_roles)
+    _executemany(_REPLACE_MEMBER, members)
+    _delete_where_in("role", "member", [row[0] for row in members])
+    _executemany(_INSERT_ROLE, roles)
+
+
+# --- posts ---------------------------------------------------------------------------------
+
+
+def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, list]:
+    """Return a post's row and its comment, helper and thanks rows."""
     post = {
         "resolved_note": None,
         "resolved_by": None,
@@ -136,12 +249,13 @@ def _fold_post(root: Record, rest: list[Record]) -> None:
     comments: dict[str, dict] = {}
     comment_flags: dict[str, tuple[bool, str | None]] = {}
     helpers: dict[str, dict] = {}
-    thanks: list[dict] = []
+    thanks: list[tuple] = []
     for r in rest:
-        kind, body = r.kind, r.body
+        fields = r.fields  # read directly: Record's attribute forwarding costs a call each
+        kind, body, author, ms = fields["kind"], fields["body"], fields["author"], fields["hlc"][0]
         if kind == "post.resolved":
             resolved = True
-            post.update(resolved_note=body["note"], resolved_by=r.author, resolved_ms=r.hlc[0])
+            post.update(resolved_note=body["note"], resolved_by=author, resolved_ms=ms)
         elif kind == "post.reopened":
             resolved = False
             post.update(resolved_note=None, resolved_by=None, resolved_ms=None)
@@ -150,26 +264,18 @@ def _fold_post(root: Record, rest: list[Record]) -> None:
         elif kind == "post.unhidden":
             post.update(hidden=False, hidden_reason=None)
         elif kind == "comment.added":
-            comments[r.id] = {"author": r.author, "text": body["text"], "created_ms": r.hlc[0]}
+            comments[r.id] = {"author": author, "text": body["text"], "created_ms": ms}
         elif kind == "comment.hidden":
             comment_flags[body["comment"]] = (True, body["reason"])
         elif kind == "comment.unhidden":
             comment_flags[body["comment"]] = (False, None)
-        elif kind == "help.offered" and r.author:
-            since = helpers.get(r.author, {}).get("since_ms", r.hlc[0])
-            helpers[r.author] = {"mode": body["mode"], "since_ms": since}
+        elif kind == "help.offered" and author:
+            since = helpers.get(author, {}).get("since_ms", ms)
+            helpers[author] = {"mode": body["mode"], "since_ms": since}
         elif kind == "help.withdrawn":
-            helpers.pop(r.author, None)
+            helpers.pop(author, None)
         elif kind == "thanks.given":
-            thanks.append(
-                {
-                    "id": r.id,
-                    "giver": r.author,
-                    "helper": body["helper"],
-                    "message": body["message"],
-                    "created_ms": r.hlc[0],
-                }
-            )
+            thanks.append((r.id, root.id, author, body["helper"], body["message"], ms))
     for cid, (hidden, reason) in comment_flags.items():
         if cid in comments:
             comments[cid].update(hidden=hidden, hidden_reason=reason)
@@ -181,65 +287,100 @@ def _fold_post(root: Record, rest: list[Record]) -> None:
     else:
         status = "open"
     b = root.body
-    row = {
-        "id": root.id,
-        "origin": root.origin,
-        "author": root.author,
-        "type": b["type"],
-        "title": b["title"],
-        "details": b["details"],
-        "category": b["category"],
-        "place": b["place"],
-        "needed_by": b["needed_by"],
-        "created_ms": root.hlc[0],
-        "status": status,
-        "status_rank": STATUS_RANK[status],
-        "comment_count": sum(1 for c in comments.values() if not c.get("hidden")),
-        "helper_count": len(helpers),
-        **post,
-    }
-    # Upsert rather than replace: the row keeps its rowid, which is the FTS rowid.
-    Post.insert(**row).on_conflict(
-        conflict_target=[Post.id], update={k: v for k, v in row.items() if k != "id"}
-    ).execute()
-    rowid = database.execute_sql("SELECT rowid FROM post WHERE id = ?", (root.id,)).fetchone()[0]
-    database.execute_sql("DELETE FROM post_fts WHERE rowid = ?", (rowid,))
-    database.execute_sql(
-        "INSERT INTO post_fts (rowid, post_id, title, details, place) VALUES (?, ?, ?, ?, ?)",
-        (rowid, root.id, b["title"], b["details"], b["place"]),
+    row = (
+        root.id,
+        root.origin,
+        root.author,
+        b["type"],
+        b["title"],
+        b["details"],
+        b["category"],
+        b["place"],
+        b["needed_by"],
+        root.hlc[0],
+        status,
+        STATUS_RANK[status],
+        post["resolved_note"],
+        post["resolved_by"],
+        post["resolved_ms"],
+        post["hidden"],
+        post["hidden_reason"],
+        sum(1 for c in comments.values() if not c.get("hidden")),
+        len(helpers),
     )
-    Comment.delete().where(Comment.post == root.id).execute()
-    if comments:
-        Comment.insert_many(
-            [{"id": cid, "post": root.id, **c} for cid, c in comments.items()]
-        ).execute()
-    Helper.delete().where(Helper.post == root.id).execute()
-    if helpers:
-        Helper.insert_many(
-            [{"post": root.id, "member": m, **h} for m, h in helpers.items()]
-        ).execute()
-    Thanks.delete().where(Thanks.post == root.id).execute()
-    if thanks:
-        Thanks.insert_many([{"post": root.id, **t} for t in thanks]).execute()
+    comment_rows = [
+        (
+            cid,
+            root.id,
+            c["author"],
+            c["text"],
+            c["created_ms"],
+            c.get("hidden", False),
+            c.get("hidden_reason"),
+        )
+        for cid, c in comments.items()
+    ]
+    helper_rows = [(root.id, m, h["mode"], h["since_ms"]) for m, h in helpers.items()]
+    return row, comment_rows, helper_rows, thanks
 
 
-def _fold_trust(root: Record, rest: list[Record]) -> None:
+def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
+    posts, comments, helpers, thanks = [], [], [], []
+    for root, rest in entities:
+        row, post_comments, post_helpers, post_thanks = _fold_post(root, rest)
+        posts.append(row)
+        comments.extend(post_comments)
+        helpers.extend(post_helpers)
+        thanks.extend(post_thanks)
+    ids = [row[0] for row in posts]
+    # The searchable text comes from the creating record, which never changes: the
+    # search row is written when the post row is new (or, defensively, if its text
+    # somehow differs), not on every refold.
+    indexed: dict[str, tuple] = {}
+    for chunk in _chunks(ids):
+        cursor = database.execute_sql(
+            f"SELECT id, title, details, place FROM post WHERE id IN ({_marks(chunk)})", chunk
+        )
+        indexed.update((row[0], row[1:]) for row in cursor)
+    _executemany(_UPSERT_POST, posts)
+    text = POST_COLUMNS.index("title"), POST_COLUMNS.index("details"), POST_COLUMNS.index("place")
+    stale = [row[0] for row in posts if indexed.get(row[0]) != tuple(row[i] for i in text)]
+    for chunk in _chunks(stale):
+        rowids = database.execute_sql(
+            f"SELECT rowid FROM post WHERE id IN ({_marks(chunk)})", chunk
+        ).fetchall()
+        _executemany("DELETE FROM post_fts WHERE rowid = ?", rowids)
+        database.execute_sql(
+            "INSERT INTO post_fts (rowid, post_id, title, details, place) "
+            f"SELECT rowid, id, title, details, place FROM post WHERE id IN ({_marks(chunk)})",
+            chunk,
+        )
+    for table in ("comment", "helper", "thanks"):
+        _delete_where_in(table, "post", ids)
+    _executemany(_INSERT_COMMENT, comments)
+    _executemany(_INSERT_HELPER, helpers)
+    _executemany(_INSERT_THANKS, thanks)
+
+
+# --- trust ---------------------------------------------------------------------------------
+
+
+def _fold_trust(root: Record, rest: list[Record]) -> tuple:
+    """Return a trust grant's row: whom it trusts, up to which seq if revoked."""
     last_seq = None
     for r in rest:
         if r.kind == "trust.revoked" and r.origin == root.origin:
             last_seq = r.body["last_seq"]
-    TrustedOrigin.insert(
-        id=root.id,
-        truster=root.origin,
-        origin=root.body["origin"],
-        name=root.body["name"],
-        last_seq=last_seq,
-    ).on_conflict_replace().execute()
+    return (root.id, root.origin, root.body["origin"], root.body["name"], last_seq)
 
 
-FOLDS = {
-    "centre": _fold_centre,
-    "member": _fold_member,
-    "post": _fold_post,
-    "trust": _fold_trust,
+def _write_trust(entities: list[tuple[Record, list[Record]]]) -> None:
+    _executemany(_REPLACE_TRUST, [_fold_trust(root, rest) for root, rest in entities])
+
+
+WRITERS = {
+    "centre": _write_centres,
+    "member": _write_members,
+    "post": _write_posts,
+    "trust": _write_trust,
 }

@@ -19,8 +19,12 @@ from appliance.box import Box
 from appliance.services import peers
 from sync import exchange
 from sync.auth import sign_request
+from sync.checker import PageChecker
 
 TIMEOUT_S = 30
+# Records behind a peer from which a pull starts page checkers: fewer are verified here in
+# less time than the workers take to start.
+WORKERS_FROM = 2000
 
 
 class SyncError(Exception):
@@ -105,7 +109,7 @@ def sync_round(box: Box, peer_origin: str) -> RoundResult:
     peers.note_sync(box, peer.origin, result.pulled, result.pushed, result.error, about_them)
     if result.error is None:
         # The peer told us how far it holds our own origin: a restored box is safe again.
-        backup.learned_from_peer(box, about_them.get("have", {}))
+        backup.learned_from_peer(box, peer.origin, about_them.get("have", {}))
     return result
 
 
@@ -113,28 +117,33 @@ def _pull_all(box: Box, peer, result: RoundResult) -> dict:
     have = exchange.held(box)  # then kept up to date page by page
     ask = {"have": dict(have), "accepts": exchange.accepts(box)}
     page, checking = _pull_page(box, peer, ask), None
-    with exchange.PageChecker() as checker, contextlib.ExitStack() as long_pull:
+    long = False
+    with PageChecker() as checker, contextlib.ExitStack() as long_pull:
         while True:
             header, lines, about_them = page
             origin = header.get("origin")
             if origin is None:
                 return about_them
-            if header["more"] and checker.start():
-                # A long pull: a worker process will check pages, and the records go in
-                # with SQLite set for bulk writes, in pages as large as the protocol allows
-                # once the worker takes them.
+            if header["more"] and not long:
+                # A long pull: SQLite set for bulk writes, the largest pages the protocol
+                # allows and, if it is worth their start-up, worker processes checking
+                # pages while this process stores them.
+                long = True
                 long_pull.enter_context(exchange.bulk_writes())
+                if exchange.lag(have, ask["accepts"], about_them["have"]) >= WORKERS_FROM:
+                    checker.start()
+            # Pages stay small while the workers start: this process checks those itself.
+            sizes = exchange.LONG_PULL_PAGES if long and not checker.starting else {}
             if checking is None:
                 checking = checker.submit(lines)
             following = next_checking = None
             if header["more"]:
-                # Fetch the next page now and hand it to the worker, which verifies it
-                # while this process stores the current one. A failure to fetch it counts
-                # only once we get to it.
+                # Fetch the next page before storing this one, so the workers check it
+                # meanwhile. A failure to fetch it counts only once we get to it.
                 next_ask = {
                     "have": {**have, origin: max(have.get(origin, 0), header["through"])},
                     "accepts": ask["accepts"],
-                    **(exchange.LONG_PULL_PAGES if checker.running else {}),
+                    **sizes,
                 }
                 try:
                     following = _pull_page(box, peer, next_ask)
@@ -157,7 +166,7 @@ def _pull_all(box: Box, peer, result: RoundResult) -> dict:
             # at once for their records rather than a round later.
             if not header["more"] and accepts == ask["accepts"]:
                 return about_them
-            ask = {"have": dict(have), "accepts": accepts}
+            ask = {"have": dict(have), "accepts": accepts, **sizes}
             page, checking = _pull_page(box, peer, ask), None
 
 

@@ -6,13 +6,12 @@ writing to a peer) cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 
-from peewee import fn
-
 from appliance.box import Box
-from appliance.models import PeerCursor, Quarantine
+from appliance.db import database
 
 MAX_PAGE_RECORDS = 500
 MAX_PAGE_BYTES = 192 * 1024  # under the web app's request limit, so a push page fits
@@ -77,28 +76,51 @@ def held(box: Box) -> dict[str, int]:
     page covers all its origin's records in its range except the ones kept local at
     their origin, which leave gaps no peer can ever fill.
     """
-    have = box.log.version_vector()
-    cursors = PeerCursor.select(PeerCursor.origin, fn.MAX(PeerCursor.seq)).group_by(
-        PeerCursor.origin
-    )
-    for origin, seq in cursors.tuples():
-        have[origin] = max(have.get(origin, 0), seq)
+    covered = dict(database.execute_sql("SELECT origin, MAX(seq) FROM peer_cursor GROUP BY origin"))
+    have = {}
+    for origin in dict.fromkeys([*box.log.stored_origins(), *covered]):
+        cursor = covered.get(origin, 0)
+        # Without the record after a cursor, the contiguous run cannot pass the cursor:
+        # one index probe instead of counting all of a large origin's records.
+        if cursor and not box.log.holds_seq(origin, cursor + 1):
+            have[origin] = cursor
+            continue
+        seq = max(cursor, box.log.contiguous(origin))
+        if seq:
+            have[origin] = seq
+    # Our own chain may have gaps below our seq after a restore (records kept local and
+    # lost with the old disk, appliance/backup.py): nothing in them will ever leave here.
+    if (own := box.log.state().seq) > have.get(box.origin, 0):
+        have[box.origin] = own
     return have
+
+
+def lag(have: dict[str, int], accepts: dict, theirs: dict) -> int:
+    """Return about how many records a peer that holds `theirs` has of the origins we
+    accept beyond what we hold (`have`): an estimate, for choosing how to pull."""
+    if not isinstance(theirs, dict):
+        return 0
+    return sum(
+        max(0, seq - have.get(origin, 0))
+        for origin, seq in theirs.items()
+        if origin in accepts and isinstance(seq, int)
+    )
 
 
 def accepts(box: Box) -> dict[str, int | None]:
     """Return the origins this box will take from a peer: trusted and not quarantined."""
-    quarantined = {q.origin for q in Quarantine.select(Quarantine.origin)}
+    quarantined = box.log.quarantined()
     return {o: limit for o, limit in box.log.trusted_origins().items() if o not in quarantined}
 
 
 def advance_cursor(peer: str, origin: str, through: int) -> None:
     """Move our cursor for a peer's copy of an origin forward (inside the ingest transaction)."""
-    PeerCursor.insert(peer=peer, origin=origin, seq=through).on_conflict(
-        conflict_target=[PeerCursor.peer, PeerCursor.origin],
-        update={PeerCursor.seq: through},
-        where=(PeerCursor.seq < through),
-    ).execute()
+    database.execute_sql(
+        "INSERT INTO peer_cursor (peer, origin, seq) VALUES (?, ?, ?) "
+        "ON CONFLICT (peer, origin) DO UPDATE SET seq = excluded.seq "
+        "WHERE peer_cursor.seq < excluded.seq",
+        (peer, origin, through),
+    )
 
 
 def next_page(
@@ -151,21 +173,26 @@ def parse_page(body: bytes) -> tuple[dict, list[bytes]]:
     return header, lines
 
 
-def check_page(header: dict, lines: list[bytes], sender: str) -> None:
+def check_page(
+    header: dict, lines: list[bytes], sender: str, parsed: list[dict | None] | None = None
+) -> None:
     """Raise ValueError unless a page's records fit its header.
 
     Every record must be of the header's origin, in increasing seq within
     (after, through]. A page may end past its last record (stepping over local
     records) only when it comes from that origin's own box: a cursor is trusted as far
-    as the box that can know it.
+    as the box that can know it. `parsed` may give each line's fields where they are
+    already parsed (None elsewhere), to save parsing them again.
     """
     origin, after, through = header["origin"], header["after"], header["through"]
     if not isinstance(origin, str):
         raise ValueError("the page names no origin")
     last = after
-    for line in lines:
+    for number, line in enumerate(lines):
         try:
-            fields = json.loads(line)
+            fields = parsed[number] if parsed is not None else None
+            if fields is None:
+                fields = json.loads(line)
             line_origin, seq = fields["origin"], fields["seq"]
         except (ValueError, KeyError, TypeError):
             raise ValueError("a line of the page is not a record") from None
@@ -177,3 +204,29 @@ def check_page(header: dict, lines: list[bytes], sender: str) -> None:
         last = seq
     if origin != sender and last != through:
         raise ValueError("a relayed page must end at its last record")
+
+
+# --- a long pull, written in bulk ---------------------------------------------------------
+
+# Once a pull proves long, pages as large as the protocol allows: fewer transactions, each
+# rewriting many of the same index pages.
+LONG_PULL_PAGES = {"max_records": 1000, "max_bytes": 1024 * 1024}
+# While a long pull writes: this connection's page cache (KiB; a box's connections keep
+# little, as the web server has one per thread) and its WAL checkpoints every ~40 MB rather
+# than every ~4 MB, so an index page rewritten by page after page is copied back once.
+BULK_CACHE_KIB = 16 * 1024
+BULK_CHECKPOINT_PAGES = 10_000
+
+
+@contextlib.contextmanager
+def bulk_writes():
+    """Set this connection for many large write transactions in a row, then as it was."""
+    cache = database.execute_sql("PRAGMA cache_size").fetchone()[0]
+    checkpoint = database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0]
+    database.execute_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+    database.execute_sql(f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
+    try:
+        yield
+    finally:
+        database.execute_sql(f"PRAGMA cache_size = {int(cache)}")
+        database.execute_sql(f"PRAGMA wal_autocheckpoint = {int(checkpoint)}")

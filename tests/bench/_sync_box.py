@@ -44,9 +44,13 @@ def result(**values) -> None:
     print("RESULT " + json.dumps(values), flush=True)
 
 
-def peak_rss() -> int:
-    """Return this process's VmHWM (peak resident set) in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss(pid: int | str = "self") -> int:
+    """Return a process's VmHWM (peak resident set) in bytes (0 if it has gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
@@ -165,7 +169,8 @@ class DeferredRefolds:
     """While seeding, refold each entity once per transaction instead of once per record.
 
     Records still go through the real Log.append (signed, stored, counters moved); only
-    projection.refold is held back and run for every touched entity before the commit.
+    projection.refold is held back, and every touched entity refolded (refold_many) before
+    the commit.
     A projection is a function of the records alone, so the box ends as it would have.
     """
 
@@ -180,8 +185,7 @@ class DeferredRefolds:
         return self
 
     def flush(self) -> None:
-        for aggregate in self.pending:
-            self.refold(aggregate)
+        self.projection.refold_many(self.pending)
         self.pending.clear()
 
     def __exit__(self, *exc_info) -> None:
@@ -275,10 +279,37 @@ class Wire:
         sock.recv_into, sock.connect = count_recv_into, count_connect
 
 
-def cpu_seconds() -> float:
+def cpu_seconds(who: int | None = None) -> float:
     import resource
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    usage = resource.getrusage(resource.RUSAGE_SELF if who is None else who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_workers() -> list[int]:
+    """Note each page checker's peak RSS as it is stopped; return the list they go into.
+
+    (The kernel's figure for ended children counts the parent's pages a child shares
+    between fork and exec, so it would report this process's size, not the worker's.)
+    """
+    from sync import checker
+
+    peaks: list[int] = []
+    stop = checker._Worker.stop
+
+    def measured_stop(worker) -> None:
+        peaks.append(peak_rss(worker.process.pid))
+        stop(worker)
+
+    checker._Worker.stop = measured_stop
+    return peaks
+
+
+def children_cpu() -> float:
+    """Return the CPU seconds of this process's ended children (the sync's page checkers)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -288,10 +319,13 @@ def sync(data: str, profile_to: str | None = None) -> None:
     Wire.install()
     from appliance import cli
 
-    # cmd_sync imports these lazily; imported here so the timing leaves imports out.
-    for module in ("appliance.services.peers", "sync.client"):
+    # cmd_sync imports these lazily; imported here so the timing leaves imports out. So
+    # is the codec the socket module imports on its first name lookup (IDNA, even for
+    # 127.0.0.1): about 2 ms of import that every `kith sync` pays at start-up.
+    for module in ("appliance.services.peers", "sync.client", "encodings.idna"):
         importlib.import_module(module)
 
+    workers_rss = measure_workers()
     profiler = cProfile.Profile() if profile_to else None
     cpu = cpu_seconds()
     started = time.perf_counter()
@@ -307,6 +341,9 @@ def sync(data: str, profile_to: str | None = None) -> None:
         status=status,
         seconds=seconds,
         cpu=cpu_seconds() - cpu,
+        workers=len(workers_rss),
+        workers_cpu=children_cpu(),
+        workers_rss=max(workers_rss, default=0),
         sent=Wire.sent,
         received=Wire.received,
         requests=Wire.connections,

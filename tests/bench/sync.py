@@ -17,7 +17,10 @@ entry point, appliance.cli.main, after counting wrappers are put on its sockets:
 on the wire" is every byte that process sent and received over TCP (request and status
 lines, headers, bodies), without TCP/IP framing. Its time is taken around cli.main (the
 round, opening the box included; Python start-up and imports not); the child's whole
-wall time is printed beside it.
+wall time is printed beside it. A long pull starts page checkers (worker processes that
+verify the next page while `kith sync` stores the current one, sync/checker.py): their
+start-up and work fall inside that time, and their CPU and peak RSS are printed beside
+the command's own.
 
 Box A is built by `kith init` and then a child appending a mix of posts, comments, offers
 of help, resolutions and thanks through box.log.append, 2000 records per transaction
@@ -25,8 +28,9 @@ of help, resolutions and thanks through box.log.append, 2000 records per transac
 With --data DIR, box A is built once in DIR/A and reused (each run syncs a copy of it).
 
 `--profile N` ingests A's first N records page by page into a copy of B taken before the
-full sync (in a child, without HTTP), prints how long parsing alone takes against the
-whole ingest, then the same under cProfile; it also runs one more incremental round
+full sync (in a child, without HTTP and in one process: Log.ingest, no page checkers),
+prints how long parsing alone takes against the whole ingest, then the same under
+cProfile; it also runs one more incremental round
 under cProfile and prints where it goes. Targets (from the issue): full sync >= 60%
 of the raw verify rate; incremental < 20 ms and < 20 KB. The script prints figures; it
 asserts no timings. Only 127.0.0.1 is ever contacted.
@@ -409,12 +413,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"    kith sync printed: {full['output']}")
         print(
-            f"    child wall {full['wall']:.1f} s; CPU: kith sync {full['cpu']:.1f} s, "
+            f"    child wall {full['wall']:.1f} s; CPU: kith sync {full['cpu']:.1f} s "
+            f"(+ {full['workers_cpu']:.1f} s in its {full['workers']} page checkers), "
             f"server A {cpu['A']:.1f} s, server B {cpu['B']:.1f} s"
         )
         print(f"    {wire(full)} = {(full['sent'] + full['received']) / pulled:.0f} bytes/record")
         print(
-            f"    peak RSS (VmHWM): kith sync {full['peak_rss'] / MB:.1f} MB; "
+            f"    peak RSS (VmHWM): kith sync {full['peak_rss'] / MB:.1f} MB "
+            f"(+ page checkers {full['workers_rss'] / MB:.1f} MB each at most); "
             f"server A {rss_full['A']['VmHWM'] / MB:.1f} MB "
             f"(idle {idle['A']['VmRSS'] / MB:.1f}), "
             f"server B {rss_full['B']['VmHWM'] / MB:.1f} MB (idle {idle['B']['VmRSS'] / MB:.1f})"

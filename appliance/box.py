@@ -43,6 +43,16 @@ def _write_private(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def new_key_pem() -> bytes:
+    """Return a new Ed25519 box key as unencrypted PKCS#8 PEM (the file is 0600)."""
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 def is_box(data_dir: Path) -> bool:
     """Return True if the directory already holds a box."""
     return (data_dir / KEY_FILE).exists() or (data_dir / DB_FILE).exists()
@@ -76,13 +86,7 @@ class Box:
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise BoxError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _write_private(data_dir / KEY_FILE, pem)
+        _write_private(data_dir / KEY_FILE, new_key_pem())
         _write_private(data_dir / SECRET_FILE, secrets.token_bytes(32))
         return cls.open(data_dir, overrides)
 

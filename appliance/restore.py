@@ -34,7 +34,7 @@ from appliance.backup import (
     file_stamp,
     read_manifest,
 )
-from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, SECRET_FILE, Box
+from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, SECRET_FILE, Box, new_key_pem
 from appliance.db import database
 from appliance.files import database_in_use, fsync_dir, write_atomic
 from appliance.models import BoxState, Category, Centre, Place, Role
@@ -252,13 +252,7 @@ def start_new_key(data_dir: Path, old_origin: str) -> str:
     The old origin's records stay; the box trusts them still (so what the old key signed
     after the backup still arrives from peers), but never signs with that key again.
     """
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    write_atomic(data_dir / KEY_FILE, pem)
+    write_atomic(data_dir / KEY_FILE, new_key_pem())
     box = Box.open(data_dir)
     # A new origin has no seqs to reuse: it may write at once.
     box.log.write_guard = None

@@ -27,6 +27,7 @@ from appliance.box import Box, BoxError, is_box
 from appliance.errors import Conflict, InvalidInput
 from appliance.services import accounts, setup
 from appliance.settings import SettingsError
+from web.templating import add_security_headers
 
 bp = Blueprint("setup", __name__)
 
@@ -156,14 +157,8 @@ def _only_from_the_local_network():
 
 
 def _headers(response):
-    # The same policy as the board (web/templating.py): everything comes from the box.
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    # The same policy as the board: everything comes from the box.
+    add_security_headers(response)
     # The page disappears once used: no browser or proxy should keep a copy.
     response.headers["Cache-Control"] = "no-store"
     return response

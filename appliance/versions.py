@@ -350,14 +350,7 @@ def rollback(root: Path, lose_ok: bool = False, say: Say = print) -> dict:
         if restored:
             _restore_database(root, state, running, previous, lose_ok, say)
         switch_current(root, previous)
-        new_state = {"current": previous, "previous": None, "rolled_back_from": running}
-        new_state.update(data=state["data"], updated=_now(), database_restored=restored)
-        _write_state(root, new_state)
-        if state.get("backup"):
-            with contextlib.suppress(FileNotFoundError):
-                (root / state["backup"]).unlink()
-        _prune(root / "versions", keep={previous})
-        return new_state
+        return _went_back(root, state, previous, running, database_restored=restored)
 
 
 def _finish_cut_off(root: Path, state: dict) -> dict:
@@ -367,9 +360,13 @@ def _finish_cut_off(root: Path, state: dict) -> dict:
     never ran the new version, so the database is as it was; a rollback cut off there had
     already put the database back. What is left is the state and the new version's files.
     """
-    previous, unfinished = state["previous"], state["current"]
-    new_state = {"current": previous, "previous": None, "rolled_back_from": unfinished}
-    new_state.update(data=state.get("data"), updated=_now(), database_restored=False)
+    return _went_back(root, state, state["previous"], state["current"], database_restored=False)
+
+
+def _went_back(root: Path, state: dict, previous: str, left: str, database_restored: bool) -> dict:
+    """Record that `previous` runs again, then drop the database copy and `left`'s files."""
+    new_state = {"current": previous, "previous": None, "rolled_back_from": left}
+    new_state.update(data=state.get("data"), updated=_now(), database_restored=database_restored)
     _write_state(root, new_state)
     if state.get("backup"):
         with contextlib.suppress(FileNotFoundError):

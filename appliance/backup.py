@@ -49,13 +49,16 @@ from appliance.files import fsync_dir, sha256_file, write_atomic
 from appliance.models import BoxState
 from appliance.services import peers
 from appliance.services.peers import fingerprint
+from appliance.services.setup import CONDUCT_FILE, POSTER_FILE
 from appliance.settings import CONFIG_FILE
 
 FORMAT = "kith-backup/1"
 SUFFIX = ".kithbackup"
 MANIFEST = "manifest.json"
 REQUIRED = (DB_FILE, KEY_FILE, SECRET_FILE)
-OPTIONAL = (CONFIG_FILE,)
+# The first-boot texts (code of conduct, wifi poster) are the box's too: a restore onto a
+# new card must bring them back.
+OPTIONAL = (CONFIG_FILE, CONDUCT_FILE, POSTER_FILE)
 DATA_BACKUPS = "backups"  # <data dir>/backups when no stick is mounted
 STALE_PARTIAL_S = 24 * 3600  # a half-written backup this old was cut off by a power cut
 MAX_MANIFEST_BYTES = 1 << 20  # a real one is a few hundred bytes

@@ -173,6 +173,15 @@ def test_a_backup_is_one_private_file_with_a_manifest(box, tmp_path, stick):
     assert manifest["files"][DB_FILE]["sha256"] == hashlib.sha256(db).hexdigest()
 
 
+def test_the_first_boot_texts_travel_with_the_backup(box, tmp_path, stick):
+    (box.data_dir / "conduct.md").write_text("Be kind.\n")
+    (box.data_dir / "poster.json").write_text('{"wifi": {"name": "Hall", "password": "x"}}')
+    made = make_backup(box, stick)
+    restore_backup(made.path, tmp_path / "elsewhere")
+    assert (tmp_path / "elsewhere" / "conduct.md").read_text() == "Be kind.\n"
+    assert "Hall" in (tmp_path / "elsewhere" / "poster.json").read_text()
+
+
 def test_without_a_stick_backups_go_to_the_data_dir(box, tmp_path):
     box.settings["backup_stick"] = str(tmp_path / "no-stick-here")
     assert default_destination(box) == (box.data_dir / "backups", False)

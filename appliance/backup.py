@@ -45,7 +45,7 @@ from pathlib import Path
 from appliance.box import DB_FILE, KEY_FILE, RESTORED_FILE, SECRET_FILE, Box
 from appliance.db import database
 from appliance.errors import N_, Conflict
-from appliance.files import fsync_dir, sha256_file, write_atomic
+from appliance.files import atomic_file, fsync_dir, sha256_file, write_atomic
 from appliance.models import BoxState
 from appliance.services import peers
 from appliance.services.peers import fingerprint
@@ -232,25 +232,15 @@ def _tar_info(name: str, size: int, mtime: float) -> tarfile.TarInfo:
 
 def _write_archive(path: Path, manifest: dict, files: dict[str, Path]) -> None:
     """Write the archive beside its final name, sync it, then rename it into place."""
-    partial = path.with_name(path.name + ".partial")
     mtime = manifest["created_ms"] / 1000
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
     # 0600 from creation: the file holds the private key.
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
-                tar.addfile(_tar_info(MANIFEST, len(body), mtime), io.BytesIO(body))
-                for name, src in files.items():
-                    with open(src, "rb") as f:
-                        tar.addfile(_tar_info(name, src.stat().st_size, mtime), f)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_file(path, 0o600) as raw:
+        with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
+            tar.addfile(_tar_info(MANIFEST, len(body), mtime), io.BytesIO(body))
+            for name, src in files.items():
+                with open(src, "rb") as f:
+                    tar.addfile(_tar_info(name, src.stat().st_size, mtime), f)
 
 
 def _free_name(folder: Path, base: str) -> Path:

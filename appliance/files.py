@@ -27,15 +27,20 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a whole file or nothing: beside it with `mode` from creation, synced, renamed."""
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: int = 0o600):
+    """Yield a binary file that appears at `path` whole or not at all.
+
+    It is written beside its final name with `mode` from creation, synced, renamed, and
+    the folder synced; if the block fails, nothing is left behind.
+    """
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)  # left by a power cut; O_EXCL applies `mode` afresh
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)
@@ -43,6 +48,12 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         partial.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a whole file or nothing: beside it with `mode` from creation, synced, renamed."""
+    with atomic_file(path, mode) as f:
+        f.write(data)
 
 
 def sha256_file(path: Path) -> str:

@@ -61,8 +61,34 @@ def _step_3(db: SqliteDatabase) -> None:
     db.create_tables(models.ASSISTED)
 
 
+def _add_columns(db: SqliteDatabase, table: str, columns: dict[str, str]) -> None:
+    """Add the columns a table lacks (a fresh box's step 1 already made them)."""
+    have = {row[1] for row in db.execute_sql(f'PRAGMA table_info("{table}")')}
+    for name, decl in columns.items():
+        if name not in have:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {decl}')
+
+
+def _step_4(db: SqliteDatabase) -> None:
+    from appliance import models
+
+    # Food banks: organisations, the item catalogue, item lines with pledges and claims,
+    # shifts. Posts written before this step have no food fields, so NULL is their truth.
+    db.create_tables(models.FOOD)
+    _add_columns(
+        db,
+        "post",
+        {
+            "org": "VARCHAR(255)",
+            "use_by": "VARCHAR(255)",
+            "covered": "INTEGER NOT NULL DEFAULT 0",
+        },
+    )
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "post_org" ON "post" ("org")')
+
+
 # Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.
-STEPS = [_step_1, _step_2, _step_3]
+STEPS = [_step_1, _step_2, _step_3, _step_4]
 
 
 class NewerSchemaError(Exception):

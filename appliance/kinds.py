@@ -22,6 +22,30 @@ NOTE_MAX = 1000
 REASON_MAX = 500
 LABEL_MAX = 60
 CENTRE_NAME_MAX = 100
+ORG_NAME_MAX = 100
+ITEM_NAME_MAX = 60
+BRING_MAX = 500
+QTY_MAX = 100_000  # of one item on one post: far above any real delivery, below absurd
+LINES_MAX = 30  # items on one need or supply
+PEOPLE_MAX = 500  # volunteers one shift can ask for
+
+ORG_TYPES = ("foodbank", "shop", "group", "supplier")
+ORG_ROLES = ("member", "organiser")
+# The catalogue's fixed vocabularies: categories and units every box reads the same way,
+# so a need at one centre and a surplus at another can be set against each other.
+ITEM_CATEGORIES = (
+    "tins",
+    "dry",
+    "fresh",
+    "frozen",
+    "drinks",
+    "toiletries",
+    "household",
+    "baby",
+    "pet",
+    "other",
+)
+UNITS = ("items", "kg", "packs", "trays", "boxes", "bags", "litres")
 
 POST_TYPES = ("need", "offer", "should")
 HELP_MODES = ("can_help", "on_it")
@@ -78,6 +102,35 @@ def _count(value):
     return None
 
 
+def _quantity(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= QTY_MAX:
+        return f"must be a whole number from 1 to {QTY_MAX}"
+    return None
+
+
+def _people(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= PEOPLE_MAX:
+        return f"must be a whole number from 1 to {PEOPLE_MAX}"
+    return None
+
+
+def _lines(value):
+    """Items with quantities on a need or supply: [{"item": id, "qty": n}, ...]."""
+    if not isinstance(value, list) or not 1 <= len(value) <= LINES_MAX:
+        return f"must be a list of 1 to {LINES_MAX} items"
+    seen = set()
+    for line in value:
+        if not isinstance(line, dict) or set(line) != {"item", "qty"}:
+            return 'must hold objects {"item", "qty"}'
+        problem = _record_id(line["item"]) or _quantity(line["qty"])
+        if problem:
+            return problem
+        if line["item"] in seen:
+            return "must name each item once"
+        seen.add(line["item"])
+    return None
+
+
 def _iso_date(value):
     try:
         parse_day(value)
@@ -97,7 +150,7 @@ def _public_key(value):
 class Kind:
     """A record kind: which entity type it creates or feeds, and its body fields."""
 
-    entity: str  # centre | member | post | trust
+    entity: str  # centre | member | post | trust | org | item | shift
     creates: bool = False
     body: dict = field(default_factory=dict)
     # Body fields a record may leave out. Added fields are optional, so records written
@@ -133,8 +186,12 @@ KINDS: dict[str, Kind] = {
             "needed_by": _optional(_iso_date),
             # Staff posted it for a walk-in visitor (the author is the staff member).
             "assisted": _true,
+            # A food need (type need) or supply (type offer) of an organisation.
+            "org": _record_id,
+            "lines": _lines,
+            "use_by": _iso_date,
         },
-        optional=frozenset({"assisted"}),
+        optional=frozenset({"assisted", "org", "lines", "use_by"}),
     ),
     "post.resolved": Kind("post", body={"note": _text(NOTE_MAX, empty=True)}),
     "post.reopened": Kind("post"),
@@ -148,6 +205,68 @@ KINDS: dict[str, Kind] = {
     "help.offered": Kind("post", body={"mode": _choice(*HELP_MODES)}),
     "help.withdrawn": Kind("post"),
     "thanks.given": Kind("post", body={"helper": _record_id, "message": _text(NOTE_MAX)}),
+    # Pledges to bring items to a food need; claims of items from a supply post.
+    "pledge.made": Kind(
+        "post",
+        body={"item": _record_id, "qty": _quantity, "bring_on": _optional(_iso_date)},
+    ),
+    "pledge.withdrawn": Kind("post", body={"pledge": _record_id}),
+    "claim.made": Kind("post", body={"org": _record_id, "item": _record_id, "qty": _quantity}),
+    "claim.withdrawn": Kind("post", body={"claim": _record_id}),
+    # Organisations (food banks, shops, groups) and who organises them.
+    "org.created": Kind(
+        "org",
+        creates=True,
+        body={"name": _text(ORG_NAME_MAX), "type": _choice(*ORG_TYPES), "place": _text(PLACE_MAX)},
+    ),
+    "org.changed": Kind(
+        "org",
+        body={
+            "name": _text(ORG_NAME_MAX),
+            "type": _choice(*ORG_TYPES),
+            "place": _text(PLACE_MAX),
+            "active": _bool,
+        },
+    ),
+    "org.role.set": Kind(
+        "org", body={"member": _record_id, "role": _optional(_choice(*ORG_ROLES))}
+    ),
+    # The shared item catalogue.
+    "item.created": Kind(
+        "item",
+        creates=True,
+        body={
+            "name": _text(ITEM_NAME_MAX),
+            "category": _choice(*ITEM_CATEGORIES),
+            "unit": _choice(*UNITS),
+        },
+    ),
+    "item.changed": Kind(
+        "item",
+        body={
+            "name": _text(ITEM_NAME_MAX),
+            "category": _choice(*ITEM_CATEGORIES),
+            "unit": _choice(*UNITS),
+            "active": _bool,
+        },
+    ),
+    # Volunteer shifts and working parties.
+    "shift.created": Kind(
+        "shift",
+        creates=True,
+        body={
+            "org": _record_id,
+            "title": _text(TITLE_MAX),
+            "start": _count,
+            "end": _count,
+            "place": _text(PLACE_MAX),
+            "people": _people,
+            "bring": _text(BRING_MAX, empty=True),
+        },
+    ),
+    "shift.cancelled": Kind("shift", body={"reason": _text(REASON_MAX, empty=True)}),
+    "shift.joined": Kind("shift"),
+    "shift.left": Kind("shift"),
     "trust.granted": Kind(
         "trust", creates=True, body={"origin": _public_key, "name": _text(CENTRE_NAME_MAX)}
     ),

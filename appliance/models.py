@@ -1,9 +1,9 @@
 """Tables of a box: the record store, the projections built from it, and local secrets.
 
 Projections (Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks,
-TrustedOrigin) are rebuilt from records only; nothing else writes them. Local tables
-(Account, LoginSession, MemberPrivate, AssistedVisitor) hold secrets and private details
-that are never records, so no export or sync can reach them.
+TrustedOrigin, and the food bank tables) are rebuilt from records only; nothing else
+writes them. Local tables (Account, LoginSession, MemberPrivate, AssistedVisitor) hold
+secrets and private details that are never records, so no export or sync reaches them.
 """
 
 from __future__ import annotations
@@ -140,6 +140,12 @@ class Post(BaseModel):
     hidden_reason = TextField(null=True)
     comment_count = IntegerField(default=0)
     helper_count = IntegerField(default=0)
+    # Food posts (schema step 4): the organisation whose need (type need) or supply
+    # (type offer) this is, a supply's use-by date, and whether every item line is
+    # covered by pledges or claims (which closes the post by itself).
+    org = CharField(null=True, index=True)
+    use_by = CharField(null=True)
+    covered = BooleanField(default=False)
 
     class Meta:
         indexes = ((("created_ms",), False),)
@@ -182,6 +188,114 @@ class TrustedOrigin(BaseModel):
     origin = CharField(index=True)
     name = CharField()
     last_seq = IntegerField(null=True)
+
+
+# --- food banks (schema step 4) ------------------------------------------------------
+
+
+class Org(BaseModel):
+    """A food bank, shop, community group or other supplier; one box's staff keep it."""
+
+    id = CharField(primary_key=True)
+    origin = CharField(index=True)
+    name = CharField()
+    type = CharField()  # foodbank | shop | group | supplier
+    place = CharField()
+    active = BooleanField(default=True)
+    created_ms = IntegerField()
+
+
+class OrgRole(BaseModel):
+    """A member of an organisation, and whether they organise it (post and close needs)."""
+
+    org = CharField()
+    member = CharField(index=True)
+    role = CharField()  # member | organiser
+    granted_by = CharField(null=True)
+
+    class Meta:
+        indexes = ((("org", "member"), True),)
+
+
+class Item(BaseModel):
+    """An entry of the shared item catalogue."""
+
+    id = CharField(primary_key=True)
+    origin = CharField()
+    name = CharField()
+    category = CharField(index=True)
+    unit = CharField()
+    active = BooleanField(default=True)
+    # Folded name and unit: two boxes that each added "Baked beans" in tins match.
+    match_key = CharField(index=True)
+
+    class Meta:
+        table_name = "catalogue_item"
+
+
+class PostLine(BaseModel):
+    """One item of a food need or supply: how many were asked for or offered, and how
+    many pledges (for a need) or claims (for a supply) cover so far."""
+
+    post = CharField()
+    item = CharField(index=True)
+    qty = IntegerField()
+    covered = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("post", "item"), True),)
+
+
+class Pledge(BaseModel):
+    """A pledge to bring items to a need, or an organisation's claim on a supply.
+
+    `counted` is how much of `qty` counts towards the line: pledges are counted in the
+    agreed record order up to what the line still lacks (sync/PROTOCOL.md, section 4),
+    so two boxes that pledged while apart agree on the totals.
+    """
+
+    id = CharField(primary_key=True)
+    post = CharField(index=True)
+    kind = CharField()  # pledge | claim
+    member = CharField(null=True, index=True)
+    org = CharField(null=True)  # the claiming organisation (claims only)
+    item = CharField()
+    qty = IntegerField()
+    counted = IntegerField()
+    bring_on = CharField(null=True)  # ISO date (pledges)
+    created_ms = IntegerField()
+
+
+class Shift(BaseModel):
+    """A volunteer shift or working party of an organisation."""
+
+    id = CharField(primary_key=True)
+    origin = CharField()
+    org = CharField(index=True)
+    title = CharField()
+    start_ms = IntegerField(index=True)
+    end_ms = IntegerField()
+    place = CharField()
+    people = IntegerField()  # how many volunteers are needed
+    bring = TextField()
+    created_by = CharField(null=True)
+    created_ms = IntegerField()
+    cancelled = BooleanField(default=False)
+    cancel_reason = TextField(null=True)
+    coming = IntegerField(default=0)  # confirmed volunteers (at most `people`)
+    waiting = IntegerField(default=0)  # signed up beyond `people`, in order
+
+
+class ShiftVolunteer(BaseModel):
+    """A volunteer signed up to a shift; `confirmed` if within the people asked for."""
+
+    shift = CharField()
+    member = CharField(index=True)
+    since_ms = IntegerField()
+    confirmed = BooleanField()
+
+    class Meta:
+        indexes = ((("shift", "member"), True),)
 
 
 # --- local only: never records, never exported or synced -----------------------------
@@ -257,7 +371,20 @@ class PeerCursor(BaseModel):
         indexes = ((("peer", "origin"), True),)
 
 
-PROJECTIONS = [Centre, Category, Place, Member, Role, Post, Comment, Helper, Thanks, TrustedOrigin]
+FOOD = [Org, OrgRole, Item, PostLine, Pledge, Shift, ShiftVolunteer]  # schema step 4
+PROJECTIONS = [
+    Centre,
+    Category,
+    Place,
+    Member,
+    Role,
+    Post,
+    Comment,
+    Helper,
+    Thanks,
+    TrustedOrigin,
+    *FOOD,
+]
 LOCAL = [Account, LoginSession, MemberPrivate]
 SYNC = [Peer, PeerCursor]  # added by schema step 2
 ASSISTED = [AssistedVisitor]  # added by schema step 3

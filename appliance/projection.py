@@ -51,6 +51,9 @@ POST_COLUMNS = (
     "hidden_reason",
     "comment_count",
     "helper_count",
+    "org",
+    "use_by",
+    "covered",
 )
 COMMENT_COLUMNS = ("id", "post", "author", "text", "created_ms", "hidden", "hidden_reason")
 HELPER_COLUMNS = ("post", "member", "mode", "since_ms")
@@ -58,6 +61,40 @@ THANKS_COLUMNS = ("id", "post", "giver", "helper", "message", "created_ms")
 MEMBER_COLUMNS = ("id", "origin", "name", "joined_ms", "verified", "verified_by")
 ROLE_COLUMNS = ("member", "role", "origin", "expires_ms", "granted_by")
 TRUST_COLUMNS = ("id", "truster", "origin", "name", "last_seq")
+LINE_COLUMNS = ("post", "item", "qty", "covered")
+PLEDGE_COLUMNS = (
+    "id",
+    "post",
+    "kind",
+    "member",
+    "org",
+    "item",
+    "qty",
+    "counted",
+    "bring_on",
+    "created_ms",
+)
+ORG_COLUMNS = ("id", "origin", "name", "type", "place", "active", "created_ms")
+ORG_ROLE_COLUMNS = ("org", "member", "role", "granted_by")
+ITEM_COLUMNS = ("id", "origin", "name", "category", "unit", "active", "match_key")
+SHIFT_COLUMNS = (
+    "id",
+    "origin",
+    "org",
+    "title",
+    "start_ms",
+    "end_ms",
+    "place",
+    "people",
+    "bring",
+    "created_by",
+    "created_ms",
+    "cancelled",
+    "cancel_reason",
+    "coming",
+    "waiting",
+)
+VOLUNTEER_COLUMNS = ("shift", "member", "since_ms", "confirmed")
 
 
 def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
@@ -76,6 +113,13 @@ _INSERT_THANKS = _insert("thanks", THANKS_COLUMNS)
 _REPLACE_MEMBER = _insert("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
 _INSERT_ROLE = _insert("role", ROLE_COLUMNS)
 _REPLACE_TRUST = _insert("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
+_INSERT_LINE = _insert("post_line", LINE_COLUMNS)
+_INSERT_PLEDGE = _insert("pledge", PLEDGE_COLUMNS)
+_REPLACE_ORG = _insert("org", ORG_COLUMNS, "INSERT OR REPLACE")
+_INSERT_ORG_ROLE = _insert("org_role", ORG_ROLE_COLUMNS)
+_REPLACE_ITEM = _insert("catalogue_item", ITEM_COLUMNS, "INSERT OR REPLACE")
+_REPLACE_SHIFT = _insert("shift", SHIFT_COLUMNS, "INSERT OR REPLACE")
+_INSERT_VOLUNTEER = _insert("shift_volunteer", VOLUNTEER_COLUMNS)
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -236,8 +280,51 @@ def _write_members(entities: list[tuple[Record, list[Record]]]) -> None:
 # --- posts ---------------------------------------------------------------------------------
 
 
-def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, list]:
-    """Return a post's row and its comment, helper and thanks rows."""
+def _fold_pledges(
+    root: Record, pledges: dict[str, Record], withdrawn: set[tuple[str, str | None]]
+) -> tuple[list[tuple], list[tuple], bool, int | None]:
+    """Count a food post's pledges (need) or claims (supply) against its item lines.
+
+    Returns line rows, pledge rows, whether every line is covered, and the time (hlc ms)
+    of the record that covered the last line. Pledges count in the agreed order, each up
+    to what its line still lacks, so boxes that pledged while apart agree on totals; a
+    withdrawn pledge (withdrawn by its own author) counts nothing.
+    """
+    b = root.body
+    wanted = {line["item"]: line["qty"] for line in b.get("lines", ())}
+    covered = dict.fromkeys(wanted, 0)
+    kind = "pledge" if b["type"] == "need" else "claim"
+    rows, covered_at = [], None
+    for pid, r in pledges.items():
+        fields = r.fields
+        body, author = fields["body"], fields["author"]
+        if (pid, author) in withdrawn or body["item"] not in wanted:
+            continue
+        counted = min(body["qty"], wanted[body["item"]] - covered[body["item"]])
+        covered[body["item"]] += counted
+        if counted and all(covered[i] >= q for i, q in wanted.items()) and covered_at is None:
+            covered_at = fields["hlc"][0]
+        rows.append(
+            (
+                pid,
+                root.id,
+                kind,
+                author,
+                body.get("org"),
+                body["item"],
+                body["qty"],
+                counted,
+                body.get("bring_on"),
+                fields["hlc"][0],
+            )
+        )
+    lines = [(root.id, item, qty, covered[item]) for item, qty in wanted.items()]
+    done = bool(wanted) and all(covered[i] >= q for i, q in wanted.items())
+    return lines, rows, done, covered_at if done else None
+
+
+def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, list, list, list]:
+    """Return a post's row and its comment, helper, thanks, item line and pledge rows."""
     post = {
         "resolved_note": None,
         "resolved_by": None,
@@ -250,6 +337,10 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
     comment_flags: dict[str, tuple[bool, str | None]] = {}
     helpers: dict[str, dict] = {}
     thanks: list[tuple] = []
+    # Pledges to a need, claims on a supply (whichever fits the post's type).
+    pledge_kind = {"need": "pledge.made", "offer": "claim.made"}.get(root.body["type"])
+    pledges: dict[str, Record] = {}
+    withdrawn: set[tuple[str, str | None]] = set()
     for r in rest:
         fields = r.fields  # read directly: Record's attribute forwarding costs a call each
         kind, body, author, ms = fields["kind"], fields["body"], fields["author"], fields["hlc"][0]
@@ -276,6 +367,18 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
             helpers.pop(author, None)
         elif kind == "thanks.given":
             thanks.append((r.id, root.id, author, body["helper"], body["message"], ms))
+        elif kind == pledge_kind:
+            pledges[r.id] = r
+        elif kind == "pledge.withdrawn":
+            withdrawn.add((body["pledge"], author))
+        elif kind == "claim.withdrawn":
+            withdrawn.add((body["claim"], author))
+    lines, pledge_rows, covered, covered_at = _fold_pledges(root, pledges, withdrawn)
+    if covered and not resolved:
+        # Every item is pledged (or claimed): the post closes by itself, at the time of
+        # the pledge that covered it, until a withdrawal opens it again.
+        resolved = True
+        post.update(resolved_note=None, resolved_by=None, resolved_ms=covered_at)
     for cid, (hidden, reason) in comment_flags.items():
         if cid in comments:
             comments[cid].update(hidden=hidden, hidden_reason=reason)
@@ -307,6 +410,9 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
         post["hidden_reason"],
         sum(1 for c in comments.values() if not c.get("hidden")),
         len(helpers),
+        b.get("org"),
+        b.get("use_by"),
+        covered,
     )
     comment_rows = [
         (
@@ -321,17 +427,21 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
         for cid, c in comments.items()
     ]
     helper_rows = [(root.id, m, h["mode"], h["since_ms"]) for m, h in helpers.items()]
-    return row, comment_rows, helper_rows, thanks
+    return row, comment_rows, helper_rows, thanks, lines, pledge_rows
 
 
 def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
-    posts, comments, helpers, thanks = [], [], [], []
+    posts, comments, helpers, thanks, lines, pledges = [], [], [], [], [], []
     for root, rest in entities:
-        row, post_comments, post_helpers, post_thanks = _fold_post(root, rest)
+        row, post_comments, post_helpers, post_thanks, post_lines, post_pledges = _fold_post(
+            root, rest
+        )
         posts.append(row)
         comments.extend(post_comments)
         helpers.extend(post_helpers)
         thanks.extend(post_thanks)
+        lines.extend(post_lines)
+        pledges.extend(post_pledges)
     ids = [row[0] for row in posts]
     # The searchable text comes from the creating record, which never changes: the
     # search row is written when the post row is new (or, defensively, if its text
@@ -355,11 +465,13 @@ def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
             f"SELECT rowid, id, title, details, place FROM post WHERE id IN ({_marks(chunk)})",
             chunk,
         )
-    for table in ("comment", "helper", "thanks"):
+    for table in ("comment", "helper", "thanks", "post_line", "pledge"):
         _delete_where_in(table, "post", ids)
     _executemany(_INSERT_COMMENT, comments)
     _executemany(_INSERT_HELPER, helpers)
     _executemany(_INSERT_THANKS, thanks)
+    _executemany(_INSERT_LINE, lines)
+    _executemany(_INSERT_PLEDGE, pledges)
 
 
 # --- trust ---------------------------------------------------------------------------------
@@ -378,9 +490,120 @@ def _write_trust(entities: list[tuple[Record, list[Record]]]) -> None:
     _executemany(_REPLACE_TRUST, [_fold_trust(root, rest) for root, rest in entities])
 
 
+# --- organisations, the item catalogue, shifts --------------------------------------------
+
+
+def _fold_org(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
+    """Return an organisation's row and its member rows.
+
+    Only the organisation's own box (its staff) may change it or its people, as with a
+    centre's categories: records of these kinds from other origins are ignored.
+    """
+    b = dict(root.body, active=True)
+    people: dict[str, tuple] = {}
+    for r in rest:
+        if r.origin != root.origin:
+            continue
+        if r.kind == "org.changed":
+            b = r.body
+        elif r.kind == "org.role.set":
+            if r.body["role"] is None:
+                people.pop(r.body["member"], None)
+            else:
+                people[r.body["member"]] = (r.body["role"], r.author)
+    row = (root.id, root.origin, b["name"], b["type"], b["place"], b["active"], root.hlc[0])
+    return row, [(root.id, member, role, by) for member, (role, by) in people.items()]
+
+
+def _write_orgs(entities: list[tuple[Record, list[Record]]]) -> None:
+    orgs, roles = [], []
+    for root, rest in entities:
+        row, org_roles = _fold_org(root, rest)
+        orgs.append(row)
+        roles.extend(org_roles)
+    _executemany(_REPLACE_ORG, orgs)
+    _delete_where_in("org_role", "org", [row[0] for row in orgs])
+    _executemany(_INSERT_ORG_ROLE, roles)
+
+
+def item_match_key(name: str, unit: str) -> str:
+    """Fold an item's name and unit so equal entries from different boxes match."""
+    return " ".join(name.casefold().split()) + "|" + unit
+
+
+def _fold_item(root: Record, rest: list[Record]) -> tuple:
+    b = dict(root.body, active=True)
+    for r in rest:
+        if r.kind == "item.changed" and r.origin == root.origin:
+            b = r.body
+    key = item_match_key(b["name"], b["unit"])
+    return (root.id, root.origin, b["name"], b["category"], b["unit"], b["active"], key)
+
+
+def _write_items(entities: list[tuple[Record, list[Record]]]) -> None:
+    _executemany(_REPLACE_ITEM, [_fold_item(root, rest) for root, rest in entities])
+
+
+def _fold_shift(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
+    """Return a shift's row and volunteer rows.
+
+    Volunteers are an add/remove set keyed by author; the first `people` of them in the
+    order they (last) joined are confirmed, the rest wait, so two boxes that both took
+    the last place while apart agree on who is coming.
+    """
+    b = root.body
+    cancelled, reason = False, None
+    joined: dict[str, int] = {}
+    for r in rest:
+        author = r.author
+        if r.kind == "shift.cancelled":
+            cancelled, reason = True, r.body["reason"]
+        elif r.kind == "shift.joined" and author and author not in joined:
+            joined[author] = r.hlc[0]
+        elif r.kind == "shift.left":
+            joined.pop(author, None)
+    volunteers = [
+        (root.id, member, since, n < b["people"])
+        for n, (member, since) in enumerate(joined.items())
+    ]
+    coming = min(len(joined), b["people"])
+    row = (
+        root.id,
+        root.origin,
+        b["org"],
+        b["title"],
+        b["start"],
+        b["end"],
+        b["place"],
+        b["people"],
+        b["bring"],
+        root.author,
+        root.hlc[0],
+        cancelled,
+        reason,
+        coming,
+        len(joined) - coming,
+    )
+    return row, volunteers
+
+
+def _write_shifts(entities: list[tuple[Record, list[Record]]]) -> None:
+    shifts, volunteers = [], []
+    for root, rest in entities:
+        row, shift_volunteers = _fold_shift(root, rest)
+        shifts.append(row)
+        volunteers.extend(shift_volunteers)
+    _executemany(_REPLACE_SHIFT, shifts)
+    _delete_where_in("shift_volunteer", "shift", [row[0] for row in shifts])
+    _executemany(_INSERT_VOLUNTEER, volunteers)
+
+
 WRITERS = {
     "centre": _write_centres,
     "member": _write_members,
     "post": _write_posts,
     "trust": _write_trust,
+    "org": _write_orgs,
+    "item": _write_items,
+    "shift": _write_shifts,
 }

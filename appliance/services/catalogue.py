@@ -116,12 +116,17 @@ def change_item(
     if item.origin != box.origin:
         raise NotAllowed(N_("Only the staff of the centre that added this item can change it."))
     body = check_item(data)
+    key = item_match_key(body["name"], body["unit"])
+    twins = Item.select().where((Item.match_key == key) & Item.active & (Item.id != item.id))
+    if active and twins.exists():
+        raise InvalidInput({"name": N_("The catalogue already has that item in that unit.")})
     box.log.append(
         "item.changed", {**body, "active": bool(active)}, subject=item.id, author=actor.id
     )
 
 
 def get_item(item_id: str) -> Item:
+    """Return a catalogue entry by id, or raise NotFound."""
     item = Item.get_or_none(Item.id == item_id)
     if item is None:
         raise NotFound(N_("There is no such item in the catalogue."))

@@ -68,12 +68,20 @@ def _own_org(box: Box, org_id: str) -> Org:
     return org
 
 
+def _name_taken(box: Box, name: str, other_than: str | None = None) -> None:
+    folded = name.casefold()
+    for org in Org.select(Org.id, Org.name).where(Org.origin == box.origin):
+        if org.name.casefold() == folded and org.id != other_than:
+            raise InvalidInput(
+                {"name": N_("This centre already has an organisation of that name.")}
+            )
+
+
 def create_org(box: Box, actor: Actor | None, data: dict) -> str:
     """Add an organisation (staff); return its id."""
     require_staff(actor)
     body = check_org(data)
-    if Org.select().where((Org.origin == box.origin) & (Org.name == body["name"])).exists():
-        raise InvalidInput({"name": N_("This centre already has an organisation of that name.")})
+    _name_taken(box, body["name"])
     return box.log.append("org.created", body, author=actor.id).id
 
 
@@ -82,6 +90,7 @@ def change_org(box: Box, actor: Actor | None, org_id: str, data: dict, active: b
     require_staff(actor)
     org = _own_org(box, org_id)
     body = check_org(data)
+    _name_taken(box, body["name"], other_than=org.id)
     box.log.append("org.changed", {**body, "active": bool(active)}, subject=org.id, author=actor.id)
 
 
@@ -117,11 +126,11 @@ def org_people(org_id: str) -> list[dict]:
     """Return an organisation's members and organisers with their names."""
     rows = (
         OrgRole.select(OrgRole, Member.name)
-        .join(Member, on=(OrgRole.member == Member.id))
+        .join(Member, on=(OrgRole.member == Member.id), attr="person")
         .where(OrgRole.org == org_id)
         .order_by(Member.name)
     )
-    return [{"id": r.member, "name": r.member_.name, "role": r.role} for r in rows]
+    return [{"id": r.member, "name": r.person.name, "role": r.role} for r in rows]
 
 
 def is_organiser(actor: Actor | None, org_id: str | None) -> bool:

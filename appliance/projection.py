@@ -337,8 +337,12 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
     comment_flags: dict[str, tuple[bool, str | None]] = {}
     helpers: dict[str, dict] = {}
     thanks: list[tuple] = []
-    # Pledges to a need, claims on a supply (whichever fits the post's type).
-    pledge_kind = {"need": "pledge.made", "offer": "claim.made"}.get(root.body["type"])
+    # Pledges to a need, claims on a supply (whichever fits the post's type), and the
+    # withdrawals of that same kind.
+    pledge_kind, withdraw_kind, named = {
+        "need": ("pledge.made", "pledge.withdrawn", "pledge"),
+        "offer": ("claim.made", "claim.withdrawn", "claim"),
+    }.get(root.body["type"], (None, None, None))
     pledges: dict[str, Record] = {}
     withdrawn: set[tuple[str, str | None]] = set()
     for r in rest:
@@ -369,10 +373,8 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
             thanks.append((r.id, root.id, author, body["helper"], body["message"], ms))
         elif kind == pledge_kind:
             pledges[r.id] = r
-        elif kind == "pledge.withdrawn":
-            withdrawn.add((body["pledge"], author))
-        elif kind == "claim.withdrawn":
-            withdrawn.add((body["claim"], author))
+        elif kind == withdraw_kind:
+            withdrawn.add((body[named], author))
     lines, pledge_rows, covered, covered_at = _fold_pledges(root, pledges, withdrawn)
     if covered and not resolved:
         # Every item is pledged (or claimed): the post closes by itself, at the time of

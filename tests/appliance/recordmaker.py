@@ -91,3 +91,32 @@ class Origin:
 def lines(records: list[Made]) -> list[bytes]:
     """Return the wire lines of some made records."""
     return [r.line for r in records]
+
+
+def post_body(
+    type_: str = "need",
+    title: str = "Tins for Friday",
+    *,
+    org: str | None = None,
+    items: dict[str, int] | None = None,
+    use_by: str | None = None,
+    category: str = "food",
+    place: str = "Hall",
+    needed_by: str | None = None,
+) -> dict:
+    """Return a post.created body; with org (and items {item id: qty}) a food post's."""
+    body = {
+        "type": type_,
+        "title": title,
+        "details": "",
+        "category": category,
+        "place": place,
+        "needed_by": needed_by,
+    }
+    if org is not None:
+        body["org"] = org
+    if items:
+        body["lines"] = [{"item": item, "qty": qty} for item, qty in items.items()]
+    if use_by is not None:
+        body["use_by"] = use_by
+    return body

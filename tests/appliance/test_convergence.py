@@ -1,15 +1,21 @@
 """Convergence: the same set of records gives the same projections, however it arrives.
 
 Three made-up origins write a plausible causal history (centres, members, posts and
-everything that happens to them, moderation, roles, trust). Fresh boxes ingest it in
-random orders, split into random batches, with duplicates, and must end up with
-identical projections: every table in appliance.models.PROJECTIONS and the search index.
+everything that happens to them, moderation, roles, trust, and the food bank records:
+organisations and their people, catalogue items, needs and supplies with item lines,
+pledges, claims and withdrawals, shifts with more volunteers than places). Fresh boxes
+ingest it in random orders, split into random batches, with duplicates, and must end up
+with identical projections: every table in appliance.models.PROJECTIONS and the search
+index. The worked cases at the end pin down the rule of sync/PROTOCOL.md section 4 by
+which pledges made apart are counted.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +23,22 @@ from boxes import snapshot, trust
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from recordmaker import BASE_MS, DAY_MS, Made, Origin, key_from_name
+from recordmaker import BASE_MS, DAY_MS, Made, Origin, key_from_name, post_body
 
 from appliance.box import KEY_FILE, SECRET_FILE, Box
 from appliance.db import database
-from appliance.models import Comment, Member, Post
+from appliance.models import (
+    Comment,
+    Item,
+    Member,
+    Org,
+    OrgRole,
+    Pledge,
+    Post,
+    PostLine,
+    Shift,
+    ShiftVolunteer,
+)
 
 # Every receiving box has the same key and clock, so its own trust records (and so its
 # TrustedOrigin rows) are identical too and the whole snapshot can be compared.
@@ -33,6 +50,7 @@ NAMES = ["Ann", "Bea", "Chidi", "Dara", "Élodie", "Zoë"]
 TEXTS = ["Can do Tuesday", "I have a van", "Still needed?", "Merci beaucoup", "ok"]
 SLUGS = ["food", "travel", "tools"]
 ROLES = ["staff", "admin", "driver"]
+ITEMS = [("Baked beans", "tins", "items"), ("Pasta", "dry", "packs"), ("Nappies", "baby", "packs")]
 
 
 @dataclass
@@ -47,6 +65,13 @@ class World:
     posts: list[str] = field(default_factory=list)
     comments: dict[str, list[str]] = field(default_factory=dict)
     grants: list[str] = field(default_factory=list)
+    orgs: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    # Food posts: id -> (type, the item ids on its lines).
+    food: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Pledges and claims: (record id, post, kind, author).
+    pledges: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    shifts: list[str] = field(default_factory=list)
 
 
 def step(draw, world: World) -> None:
@@ -75,7 +100,21 @@ def step(draw, world: World) -> None:
     if world.grants:
         actions.append("untrust")
     actions += ["join"] * (1 + 3 * (len(world.members) < 2)) + ["unknown"]
-    action = choose(actions)
+    # Half the steps are food bank records, weighted towards pledges and sign-ups;
+    # organisations and items come first, as nothing else can refer to them before.
+    food = []
+    if world.food:
+        food += ["pledge"] * 6 + ["withdraw_pledge"] * (2 if world.pledges else 0)
+    if world.shifts:
+        food += ["volunteer"] * 4 + ["unvolunteer", "cancel_shift"]
+    if world.orgs and world.items:
+        food += ["food_post"] * 2
+    if world.orgs:
+        food += ["shift", "org_role", "org_change"]
+    if world.items:
+        food.append("item_change")
+    food += ["org", "item", "join"]
+    action = choose(food if draw(st.booleans()) else actions)
 
     def make(kind, body, subject=None, author=None) -> Made:
         rec = origin.make(kind, body, subject=subject, author=author)
@@ -148,13 +187,99 @@ def step(draw, world: World) -> None:
         make("trust.revoked", {"last_seq": draw(st.integers(0, 5))}, choose(world.grants))
     elif action == "unknown":
         make("ride.requested", {"seats": draw(st.integers(1, 4))})
+    else:
+        food_step(draw, world, action, make, choose, someone)
+
+
+def food_step(draw, world: World, action: str, make, choose, someone) -> None:
+    """Write one food bank record (organisations, items, food posts, pledges, shifts)."""
+    if action == "org":
+        body = {
+            "name": choose(["Elm Food Bank", "Corner Shop"]),
+            "type": choose(["foodbank", "shop"]),
+        }
+        world.orgs.append(make("org.created", {**body, "place": "Elm Road"}, None, someone()).id)
+    elif action == "org_change":
+        # Sometimes from an origin other than the organisation's: ignored by the fold.
+        body = {"name": "Renamed", "type": "group", "place": "Hall", "active": draw(st.booleans())}
+        make("org.changed", body, choose(world.orgs), someone())
+    elif action == "org_role":
+        # Members drawn from the history, or now and then one not yet joined.
+        body = {"member": someone() or "0" * 64, "role": choose(["organiser", "member", None])}
+        make("org.role.set", body, choose(world.orgs), someone())
+    elif action == "item":
+        name, category, unit = choose(ITEMS)
+        world.items.append(
+            make("item.created", {"name": name, "category": category, "unit": unit}).id
+        )
+    elif action == "item_change":
+        body = {
+            "name": "Beans",
+            "category": "tins",
+            "unit": choose(["items", "kg"]),
+            "active": True,
+        }
+        make("item.changed", body, choose(world.items), someone())
+    elif action == "food_post":
+        type_ = choose(["need", "offer"])
+        items = draw(st.lists(st.sampled_from(world.items), unique=True, max_size=3))
+        # A need without items asks for volunteers; small quantities so pledges overflow.
+        lines = {item: draw(st.integers(1, 6)) for item in items}
+        use_by = choose([None, "2026-01-09"]) if type_ == "offer" else None
+        body = post_body(type_, "Food", org=choose(world.orgs), items=lines, use_by=use_by)
+        post = make("post.created", body, None, someone())
+        world.posts.append(post.id)
+        world.comments[post.id] = []
+        world.food[post.id] = (type_, items)
+    elif action == "pledge":
+        post = choose(list(world.food))
+        type_, items = world.food[post]
+        # Mostly the kind that fits the post; now and then the other, which is ignored.
+        fits = choose([True, True, True, False])
+        kind = "pledge.made" if (type_ == "need") == fits else "claim.made"
+        # Mostly an item on the post's lines; now and then another one, counted nothing.
+        item = choose(items + items + world.items)
+        qty = draw(st.integers(1, 5))
+        if kind == "pledge.made":
+            body = {"item": item, "qty": qty, "bring_on": choose([None, "2026-01-05"])}
+        else:
+            body = {"org": choose(world.orgs), "item": item, "qty": qty}
+        author = someone()
+        rec = make(kind, body, post, author)
+        world.pledges.append((rec.id, post, kind, author))
+    elif action == "withdraw_pledge":
+        pledge, post, kind, author = choose(world.pledges)
+        # Mostly its own author; now and then someone else, whose withdrawal is ignored.
+        by = choose([author, author, someone()])
+        if kind == "pledge.made":
+            make("pledge.withdrawn", {"pledge": pledge}, post, by)
+        else:
+            make("claim.withdrawn", {"claim": pledge}, post, by)
+    elif action == "shift":
+        start = NOW_MS + draw(st.integers(0, 3)) * DAY_MS
+        body = {
+            "org": choose(world.orgs),
+            "title": "Sorting",
+            "start": start,
+            "end": start + 3 * 3600 * 1000,
+            "place": "Hall",
+            "people": draw(st.integers(1, 2)),
+            "bring": choose(["", "Gloves"]),
+        }
+        world.shifts.append(make("shift.created", body, None, someone()).id)
+    elif action == "volunteer":
+        make("shift.joined", {}, choose(world.shifts), someone())
+    elif action == "unvolunteer":
+        make("shift.left", {}, choose(world.shifts), someone())
+    elif action == "cancel_shift":
+        make("shift.cancelled", {"reason": choose(["", "Snow"])}, choose(world.shifts), someone())
 
 
 @st.composite
 def histories(draw) -> list[Made]:
     """Return the records of a random, causally plausible history of three origins."""
     world = World([Origin(name) for name in ORIGIN_NAMES])
-    for _ in range(draw(st.integers(3, 45))):
+    for _ in range(draw(st.integers(3, 60))):
         step(draw, world)
     return world.records
 
@@ -196,22 +321,30 @@ def receiving_box(root: Path, origins: list[str]) -> Box:
     return box
 
 
-def receive(records: list[Made], batches: list[list[int]]) -> tuple[dict, tuple[int, ...]]:
-    """Ingest records into a fresh box by the arrival plan; return its projections.
+COUNTED = (Post, Member, Comment, Org, Item, Shift, PostLine)
 
-    Also returns the number of posts, members and comments it shows.
-    """
+
+@contextmanager
+def received(records: list[Made], batches: list[list[int]]) -> Iterator[Box]:
+    """Ingest records into a fresh box by the arrival plan; yield the box, then drop it."""
     with tempfile.TemporaryDirectory() as tmp:
         box = receiving_box(Path(tmp), [Origin(name).origin for name in ORIGIN_NAMES])
         try:
             for batch in batches:
                 result = box.log.ingest([records[i].line for i in batch])
                 assert result.ok, result.rejected
-            dump = snapshot()
-            counts = (Post.select().count(), Member.select().count(), Comment.select().count())
+            yield box
         finally:
             database.close()
-    return dump, counts
+
+
+def receive(records: list[Made], batches: list[list[int]]) -> tuple[dict, tuple[int, ...]]:
+    """Ingest records into a fresh box by the arrival plan; return its projections.
+
+    Also returns the number of rows of each model in COUNTED.
+    """
+    with received(records, batches):
+        return snapshot(), tuple(model.select().count() for model in COUNTED)
 
 
 @settings(max_examples=40, deadline=None)
@@ -226,11 +359,30 @@ def test_any_arrival_order_gives_the_same_projections(data):
         kinds.count("post.created"),
         kinds.count("member.joined"),
         kinds.count("comment.added"),
+        kinds.count("org.created"),
+        kinds.count("item.created"),
+        kinds.count("shift.created"),
+        sum(len(r.fields["body"].get("lines", ())) for r in records),
     )
+    assert_totals_add_up(in_order)
     for number in range(2):
         plan = data.draw(deliveries(n), label=f"delivery {number}")
         dump, _ = receive(records, plan)
         assert dump == in_order
+
+
+def assert_totals_add_up(dump: dict) -> None:
+    """Check a snapshot's food totals: pledges never count past a line, and add up to it."""
+    counted: dict[tuple[str, str], int] = {}
+    for _id, post, _kind, _member, _org, item, qty, count, _bring, _ms in dump["pledge"]:
+        assert 0 <= count <= qty
+        counted[(post, item)] = counted.get((post, item), 0) + count
+    for post, item, qty, covered in dump["post_line"]:
+        assert covered == counted.pop((post, item), 0) <= qty
+    assert not counted  # every counted pledge belongs to a line
+    for row in dump["shift"]:
+        people, coming, waiting = row[7], row[13], row[14]
+        assert coming == min(people, coming + waiting)
 
 
 def test_an_origin_with_two_centre_records_still_converges():
@@ -248,3 +400,227 @@ def test_an_origin_with_two_centre_records_still_converges():
     together, _ = receive(records, [[0, 1, 2, 3]])
     second_first, _ = receive(records, [[1, 3], [0, 2]])
     assert second_first == together
+
+
+# --- the food bank rules of sync/PROTOCOL.md section 4, worked through -----------------
+
+
+@dataclass
+class Apart:
+    """Two boxes, east and west, each with a member, and east's food bank with an item."""
+
+    east: Origin = field(default_factory=lambda: Origin("east"))
+    west: Origin = field(default_factory=lambda: Origin("west"))
+    records: list[Made] = field(default_factory=list)
+
+    def make(self, origin: Origin, kind: str, body: dict, subject=None, author=None) -> Made:
+        rec = origin.make(kind, body, subject=subject, author=author)
+        self.records.append(rec)
+        return rec
+
+    def __post_init__(self):
+        self.ann = self.make(self.east, "member.joined", {"name": "Ann"}).id
+        self.bo = self.make(self.west, "member.joined", {"name": "Bo"}).id
+        bank = {"name": "Elm Food Bank", "type": "foodbank", "place": "Elm Road"}
+        self.bank = self.make(self.east, "org.created", bank).id
+        beans = {"name": "Baked beans", "category": "tins", "unit": "items"}
+        self.beans = self.make(self.east, "item.created", beans).id
+
+    def at(self, origin: Origin, ms: int) -> Origin:
+        """Set an origin's clock to BASE_MS + ms for its next record; return it."""
+        origin.hlc = [BASE_MS + ms, -1]
+        return origin
+
+
+def every_order(records: list[Made]) -> list[list[list[int]]]:
+    """Arrival plans: in order, reversed, one by one reversed, odd ones then even ones."""
+    n = len(records)
+    forwards, backwards = list(range(n)), list(range(n - 1, -1, -1))
+    odd_then_even = [[i for i in backwards if i % 2], [i for i in forwards if not i % 2]]
+    return [[forwards], [backwards], [[i] for i in backwards], odd_then_even]
+
+
+def food_state(post_id: str) -> dict:
+    """Return what a box shows of a food post: status, covered, lines and pledge counts."""
+    post = Post.get_by_id(post_id)
+    return {
+        "status": post.status,
+        "covered": post.covered,
+        "resolved_ms": post.resolved_ms,
+        "resolved_by": post.resolved_by,
+        "lines": sorted(PostLine.select(PostLine.item, PostLine.qty, PostLine.covered).tuples()),
+        "counted": {p.id: (p.qty, p.counted) for p in Pledge.select()},
+    }
+
+
+def agreed(records: list[Made], look) -> object:
+    """Return what `look()` shows after every arrival plan; assert they all agree."""
+    seen = []
+    for plan in every_order(records):
+        with received(records, plan):
+            seen.append(look())
+    assert all(s == seen[0] for s in seen), seen
+    return seen[0]
+
+
+def test_pledges_made_apart_count_in_the_agreed_order_up_to_the_need():
+    w = Apart()
+    need = w.make(
+        w.east, "post.created", post_body(org=w.bank, items={w.beans: 25}), author=w.ann
+    ).id
+    # Apart: Ann pledges 20 at east, then Bo 15 at west a second later (40 > 25 asked).
+    first = w.make(
+        w.at(w.east, 1000),
+        "pledge.made",
+        {"item": w.beans, "qty": 20, "bring_on": None},
+        need,
+        w.ann,
+    )
+    second = w.make(
+        w.at(w.west, 2000),
+        "pledge.made",
+        {"item": w.beans, "qty": 15, "bring_on": "2026-01-03"},
+        need,
+        w.bo,
+    )
+    # Each box alone counts its own pledge in full and keeps the need open.
+    with received(w.records[:-1], [list(range(len(w.records) - 1))]):
+        assert food_state(need)["counted"] == {first.id: (20, 20)}
+        assert food_state(need)["status"] == "open"
+
+    state = agreed(w.records, lambda: food_state(need))
+    assert state == {
+        "status": "resolved",
+        "covered": True,
+        "resolved_ms": BASE_MS + 2000,  # the covering pledge's time
+        "resolved_by": None,  # closed by itself, not by a person
+        "lines": [(w.beans, 25, 25)],
+        "counted": {first.id: (20, 20), second.id: (15, 5)},
+    }
+
+    # Bo trying to withdraw Ann's pledge changes nothing; Ann withdrawing it reopens.
+    w.make(w.at(w.west, 3000), "pledge.withdrawn", {"pledge": first.id}, need, w.bo)
+    assert agreed(w.records, lambda: food_state(need))["counted"][second.id] == (15, 5)
+    w.make(w.at(w.east, 4000), "pledge.withdrawn", {"pledge": first.id}, need, w.ann)
+    state = agreed(w.records, lambda: food_state(need))
+    assert (state["status"], state["covered"], state["resolved_ms"]) == ("open", False, None)
+    assert state["lines"] == [(w.beans, 25, 15)]
+    assert state["counted"] == {second.id: (15, 15)}  # a withdrawn pledge has no row
+
+
+def test_a_pledge_at_the_same_moment_is_ordered_by_origin():
+    w = Apart()
+    need = w.make(
+        w.east, "post.created", post_body(org=w.bank, items={w.beans: 10}), author=w.ann
+    ).id
+    body = {"item": w.beans, "qty": 8, "bring_on": None}
+    ann = w.make(w.at(w.east, 1000), "pledge.made", body, need, w.ann)
+    bo = w.make(w.at(w.west, 1000), "pledge.made", body, need, w.bo)
+    # Same hlc: the origin strings decide who came first, the same way on every box.
+    early, late = sorted([(w.east.origin, ann.id), (w.west.origin, bo.id)])
+    assert agreed(w.records, lambda: food_state(need))["counted"] == {
+        early[1]: (8, 8),
+        late[1]: (8, 2),
+    }
+
+
+def test_claims_on_a_supply_count_like_pledges_and_a_reopen_cannot_open_it():
+    w = Apart()
+    pantry = {"name": "West Pantry", "type": "foodbank", "place": "Mill Lane"}
+    west_bank = w.make(w.west, "org.created", pantry).id
+    supply = w.make(
+        w.east,
+        "post.created",
+        post_body("offer", org=w.bank, items={w.beans: 40}, use_by="2026-02-01"),
+        author=w.ann,
+    ).id
+    claim = {"org": west_bank, "item": w.beans, "qty": 30}
+    big = w.make(w.at(w.west, 1000), "claim.made", claim, supply, w.bo)
+    rest = w.make(w.at(w.east, 1500), "claim.made", {**claim, "org": w.bank}, supply, w.ann)
+    # A pledge on a supply is not a claim: ignored.
+    w.make(
+        w.at(w.east, 1600),
+        "pledge.made",
+        {"item": w.beans, "qty": 5, "bring_on": None},
+        supply,
+        w.ann,
+    )
+    w.make(w.at(w.east, 5000), "post.reopened", {}, supply, w.ann)
+    state = agreed(w.records, lambda: food_state(supply))
+    assert state["counted"] == {big.id: (30, 30), rest.id: (30, 10)}
+    assert state["lines"] == [(w.beans, 40, 40)]
+    # Every line is claimed, so it stays closed (at the covering claim's time).
+    assert (state["status"], state["resolved_ms"]) == ("resolved", BASE_MS + 1500)
+    claims = agreed(w.records, lambda: sorted(Pledge.select(Pledge.kind, Pledge.org).tuples()))
+    assert claims == sorted([("claim", west_bank), ("claim", w.bank)])
+
+
+def test_shift_volunteers_beyond_the_places_wait_in_join_order():
+    w = Apart()
+    cy = w.make(w.west, "member.joined", {"name": "Cy"}).id
+    start = NOW_MS + DAY_MS
+    body = {
+        "org": w.bank,
+        "title": "Sorting",
+        "start": start,
+        "end": start + 7_200_000,
+        "place": "Hall",
+        "people": 2,
+        "bring": "",
+    }
+    shift = w.make(w.east, "shift.created", body, author=w.ann).id
+
+    def volunteers():
+        row = Shift.get_by_id(shift)
+        rows = ShiftVolunteer.select().where(ShiftVolunteer.shift == shift)
+        order = sorted(rows, key=lambda v: v.since_ms)
+        return row.coming, row.waiting, row.cancelled, [(v.member, v.confirmed) for v in order]
+
+    # While apart, Bo and Cy (west) and Ann (east) take the two places.
+    w.make(w.at(w.west, 1000), "shift.joined", {}, shift, w.bo)
+    w.make(w.at(w.east, 2000), "shift.joined", {}, shift, w.ann)
+    w.make(w.at(w.west, 3000), "shift.joined", {}, shift, cy)
+    w.make(w.at(w.west, 3500), "shift.joined", {}, shift, w.bo)  # again: keeps the place
+    assert agreed(w.records, volunteers) == (
+        2,
+        1,
+        False,
+        [(w.bo, True), (w.ann, True), (cy, False)],
+    )
+    # Bo leaves: Cy moves up. Bo joins again: to the back of the queue.
+    w.make(w.at(w.west, 4000), "shift.left", {}, shift, w.bo)
+    w.make(w.at(w.west, 5000), "shift.joined", {}, shift, w.bo)
+    w.make(w.at(w.east, 6000), "shift.cancelled", {"reason": "Snow"}, shift, w.ann)
+    assert agreed(w.records, volunteers) == (
+        2,
+        1,
+        True,
+        [(w.ann, True), (cy, True), (w.bo, False)],
+    )
+
+
+def test_only_the_organisations_and_items_own_box_changes_them():
+    w = Apart()
+    renamed = {"name": "Taken over", "type": "shop", "place": "Elsewhere", "active": False}
+    w.make(w.at(w.west, 1000), "org.changed", renamed, w.bank, w.bo)
+    w.make(w.at(w.west, 1100), "org.role.set", {"member": w.bo, "role": "organiser"}, w.bank, w.bo)
+    w.make(w.at(w.east, 500), "org.role.set", {"member": w.ann, "role": "organiser"}, w.bank, w.ann)
+    w.make(w.at(w.east, 2000), "org.role.set", {"member": w.bo, "role": "member"}, w.bank, w.ann)
+    beans = {"name": "Beans", "category": "other", "unit": "kg", "active": False}
+    w.make(w.at(w.west, 3000), "item.changed", beans, w.beans, w.bo)
+    w.make(w.at(w.east, 2500), "item.changed", {**beans, "active": True}, w.beans, w.ann)
+
+    def look():
+        org = Org.get_by_id(w.bank)
+        item = Item.get_by_id(w.beans)
+        people = sorted(OrgRole.select(OrgRole.member, OrgRole.role).tuples())
+        return (org.name, org.active), people, (item.name, item.unit, item.match_key)
+
+    assert agreed(w.records, look) == (
+        ("Elm Food Bank", True),
+        sorted([(w.ann, "organiser"), (w.bo, "member")]),
+        ("Beans", "kg", "beans|kg"),
+    )
+    # East takes Bo off again: the last record of the organisation's own box wins.
+    w.make(w.at(w.east, 9000), "org.role.set", {"member": w.bo, "role": None}, w.bank, w.ann)
+    assert agreed(w.records, look)[1] == [(w.ann, "organiser")]

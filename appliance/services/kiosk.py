@@ -16,8 +16,11 @@ What is chosen, and in what order:
      with, posted WAITING_DAYS days ago or more, the one waiting longest first, at
      most WAITING_MAX;
   3. "recent": the newest of the other open posts, newest first.
-- food: open needs in the food category (FOOD_CATEGORY), the soonest needed-by
-  date first, then those without a date, newest first; at most FOOD_MAX.
+- food: open food needs (posts of type need made for an organisation, not yet covered
+  by pledges), the soonest needed-by date first, then those without a date, newest
+  first; at most FOOD_MAX, each with its organisation and what is still missing.
+- appeal: the items this centre's own food banks are most short of (food_appeal), at
+  most APPEAL_ITEMS, for the line above the food needs.
 - should: "somebody should" posts nobody is on yet (status open), waiting longest
   first; at most SHOULD_MAX.
 - wall: thanks given and posts resolved in the last WALL_DAYS days, newest first; a
@@ -37,11 +40,12 @@ from zoneinfo import ZoneInfo
 import segno
 
 from appliance.box import Box
-from appliance.models import Member, Post, Thanks
-from appliance.services import peers
+from appliance.models import Item, Member, Org, Post, PostLine, Thanks
+from appliance.services import food_appeal, peers
 from appliance.services.board import today
 from appliance.services.board_queries import other_centres, serialize_summary
 from appliance.services.centre import category_labels
+from appliance.services.food_balance import QUANTITY_PHRASES
 
 DAY_MS = 86_400_000
 ROTATION_MAX = 10
@@ -50,8 +54,9 @@ SOON_MAX = 4
 WAITING_DAYS = 3
 WAITING_MAX = 3
 HELP_WANTED = ("need", "should")  # an offer waits for a taker, not a helper
-FOOD_CATEGORY = "food"  # the default category food bank needs are posted in
 FOOD_MAX = 5
+FOOD_LINES_MAX = 4  # items shown under one need: the rest is on the post's page
+APPEAL_ITEMS = 3
 SHOULD_MAX = 5
 WALL_DAYS = 30
 WALL_MAX = 6
@@ -128,13 +133,55 @@ def rotation(box: Box) -> list[tuple[Post, str]]:
 
 
 def food_needs(box: Box) -> list[Post]:
-    """Return open food needs: the soonest needed first, then the newest."""
+    """Return open food needs not yet covered: the soonest needed first, then the newest."""
     return list(
         _open_posts(box)
-        .where((Post.type == "need") & (Post.category == FOOD_CATEGORY))
+        .where((Post.type == "need") & Post.org.is_null(False))
         .order_by(Post.needed_by.is_null(), Post.needed_by, Post.created_ms.desc(), Post.id)
         .limit(FOOD_MAX)
     )
+
+
+def _amount(qty: int, name: str, unit: str) -> dict:
+    """An amount of an item, with the phrase (singular, plural) the screen says it in."""
+    return {"qty": qty, "name": name, "unit": unit, "phrase": QUANTITY_PHRASES[unit]}
+
+
+def still_missing(posts: list[Post]) -> dict[str, list[dict]]:
+    """Return, per food need, the items still missing (most missing first)."""
+    rows = (
+        PostLine.select(PostLine.post, PostLine.qty, PostLine.covered, Item.name, Item.unit)
+        .join(Item, on=(PostLine.item == Item.id))
+        .where(PostLine.post.in_([p.id for p in posts]) & (PostLine.covered < PostLine.qty))
+        .tuples()
+    )
+    missing: dict[str, list[dict]] = {p.id: [] for p in posts}
+    for post, qty, covered, name, unit in rows:
+        missing[post].append(_amount(qty - covered, name, unit))
+    for lines in missing.values():
+        lines.sort(key=lambda a: (-a["qty"], a["name"].casefold()))
+    return missing
+
+
+def food_section(box: Box, summary) -> list[dict]:
+    """Return the food needs for the screen, with their organisation and what is missing."""
+    posts = food_needs(box)
+    missing = still_missing(posts)
+    names = {o.id: o.name for o in Org.select().where(Org.id.in_([p.org for p in posts]))}
+    shown = []
+    for p in posts:
+        data = summary(p, "food")
+        data["org"] = names.get(p.org)
+        data["missing"] = missing[p.id][:FOOD_LINES_MAX]
+        data["more_missing"] = max(0, len(missing[p.id]) - FOOD_LINES_MAX)
+        shown.append(data)
+    return shown
+
+
+def appeal_line(box: Box) -> list[dict]:
+    """Return the items this centre's own food banks are most short of."""
+    items = food_appeal.most_needed(box)[:APPEAL_ITEMS]
+    return [_amount(e["missing"], e["name"], e["unit"]) for e in items]
 
 
 def waiting_shoulds(box: Box) -> list[Post]:
@@ -199,7 +246,8 @@ def screen(box: Box) -> dict:
 
     return {
         "rotation": [summary(p, reason) for p, reason in rotation(box)],
-        "food": [summary(p, "food") for p in food_needs(box)],
+        "food": food_section(box, summary),
+        "appeal": appeal_line(box),
         "should": [summary(p, "should") for p in waiting_shoulds(box)],
         "wall": thank_you_wall(box),
         "freshness": peers.freshness(box),

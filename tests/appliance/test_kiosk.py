@@ -10,7 +10,7 @@ from boxes import START_MS, member, trust
 from recordmaker import DAY_MS, Origin
 
 from appliance.models import Peer
-from appliance.services import board, kiosk, moderation, peers
+from appliance.services import board, catalogue, kiosk, moderation, orgs, peers
 
 HOUR_MS = 3_600_000
 
@@ -130,9 +130,10 @@ def test_rotation_is_capped_in_each_part_and_in_all(box, clock, poster):
     assert rest == [(f"Recent {newest - i}", "recent") for i in range(len(rest))]
 
 
-def test_the_screen_shows_no_names_beside_posts(box, poster):
+def test_the_screen_shows_no_names_beside_posts(box, poster, staff):
     post(box, poster, "A need")
-    post(box, poster, "A food need", category="food")
+    pantry = orgs.create_org(box, staff, {"name": "Pantry", "type": "foodbank", "place": "Hall"})
+    food_need(box, poster, pantry, "A food need", [(add_item(box, staff, "Rice"), 3)])
     post(box, poster, "A job", type="should", category="local-fix")
     screen = kiosk.screen(box)
     for part in ("rotation", "food", "should"):
@@ -163,26 +164,93 @@ def test_posts_from_another_centre_say_where_they_are_from(box):
 # --- food bank needs, "somebody should", thanks -------------------------------------------
 
 
-def test_food_needs_soonest_first_then_newest(box, clock, poster):
-    post(box, poster, "Pasta", category="food")
+def add_item(box, staff, name, unit="items") -> str:
+    return catalogue.add_item(box, staff, {"name": name, "category": "tins", "unit": unit})
+
+
+def food_need(box, who, org, title, lines, needed_by=None, type="need") -> str:
+    body = {
+        "type": type,
+        "title": title,
+        "details": "",
+        "category": "food",
+        "place": "Hill Road",
+        "needed_by": needed_by,
+        "org": org,
+        "lines": [{"item": i, "qty": q} for i, q in lines],
+    }
+    return box.log.append("post.created", body, author=who.id).id
+
+
+@pytest.fixture
+def bank(box, staff):
+    return orgs.create_org(
+        box, staff, {"name": "Hilltop Food Bank", "type": "foodbank", "place": "Hill Road"}
+    )
+
+
+def test_food_needs_soonest_first_then_newest(box, clock, poster, helper, staff, bank):
+    beans, pasta = add_item(box, staff, "Baked beans"), add_item(box, staff, "Pasta", "packs")
+    food_need(box, poster, bank, "Pasta", [(pasta, 10)])
     clock.advance(HOUR_MS)
-    post(box, poster, "Rice", category="food")
+    rice = food_need(box, poster, bank, "Rice and beans", [(beans, 20), (pasta, 1)])
+    board.offer_help(box, helper, rice, "on_it")  # still open until pledged
     clock.advance(HOUR_MS)
-    post(box, poster, "Tins by Friday", category="food", needed_by=day(box, 3))
-    post(box, poster, "Milk by tomorrow", category="food", needed_by=day(box, 1))
-    post(box, poster, "Bread, offered", type="offer", category="food")
-    post(box, poster, "A kettle", category="household")
-    done = post(box, poster, "Nappies, done", category="food")
+    food_need(box, poster, bank, "Tins by Friday", [(beans, 5)], needed_by=day(box, 3))
+    food_need(box, poster, bank, "Milk by tomorrow", [(beans, 2)], needed_by=day(box, 1))
+    food_need(box, poster, bank, "Bread, offered", [(beans, 4)], type="offer")
+    post(box, poster, "A board post in food, no food bank", category="food")
+    covered = food_need(box, poster, bank, "Nappies, all pledged", [(beans, 3)])
+    body = {"item": beans, "qty": 3, "bring_on": None}
+    box.log.append("pledge.made", body, subject=covered, author=helper.id)
+    done = food_need(box, poster, bank, "Closed by hand", [(beans, 3)])
     board.resolve(box, poster, done)
+    hidden = food_need(box, poster, bank, "Hidden", [(beans, 3)])
+    moderation.set_post_hidden(box, staff, hidden, True, "Twice")
+    food_need(box, poster, bank, "Too late", [(beans, 3)], needed_by=day(box, -1))
+    box.log.append(
+        "pledge.made", {"item": beans, "qty": 15, "bring_on": None}, subject=rice, author=helper.id
+    )
 
-    food = titles(kiosk.screen(box)["food"])
-    assert food == ["Milk by tomorrow", "Tins by Friday", "Rice", "Pasta"]
+    food = kiosk.screen(box)["food"]
+    assert titles(food) == ["Milk by tomorrow", "Tins by Friday", "Rice and beans", "Pasta"]
+    assert [f["org"] for f in food] == ["Hilltop Food Bank"] * 4
+    assert [[(a["qty"], a["name"], a["unit"]) for a in f["missing"]] for f in food] == [
+        [(2, "Baked beans", "items")],
+        [(5, "Baked beans", "items")],
+        [(5, "Baked beans", "items"), (1, "Pasta", "packs")],
+        [(10, "Pasta", "packs")],
+    ]
+    assert food[3]["missing"][0]["phrase"] == (
+        "%(num)d pack of %(item)s",
+        "%(num)d packs of %(item)s",
+    )
 
 
-def test_food_needs_are_capped(box, poster):
+def test_food_needs_are_capped_and_so_are_their_items(box, poster, staff, bank):
+    things = [add_item(box, staff, f"Thing {i}") for i in range(kiosk.FOOD_LINES_MAX + 2)]
     for i in range(kiosk.FOOD_MAX + 2):
-        post(box, poster, f"Food {i}", category="food")
-    assert len(kiosk.screen(box)["food"]) == kiosk.FOOD_MAX
+        food_need(box, poster, bank, f"Food {i}", [(t, 1) for t in things])
+    food = kiosk.screen(box)["food"]
+    assert len(food) == kiosk.FOOD_MAX
+    assert len(food[0]["missing"]) == kiosk.FOOD_LINES_MAX
+    assert food[0]["more_missing"] == 2
+
+
+def test_the_appeal_line_has_what_this_centres_banks_miss_most(box, poster, staff, bank):
+    beans, pasta = add_item(box, staff, "Baked beans"), add_item(box, staff, "Pasta", "packs")
+    nappies, soup = add_item(box, staff, "Nappies", "packs"), add_item(box, staff, "Soup")
+    food_need(box, poster, bank, "Tins", [(beans, 25), (soup, 4)])
+    food_need(box, poster, bank, "More tins", [(beans, 5), (nappies, 8)])
+    food_need(box, poster, bank, "Pasta", [(pasta, 10)])
+    shop = orgs.create_org(box, staff, {"name": "Shop", "type": "shop", "place": "High St"})
+    food_need(box, poster, shop, "A shop's own need", [(soup, 99)])  # not a food bank
+    appeal = kiosk.screen(box)["appeal"]
+    assert [(a["qty"], a["name"]) for a in appeal] == [
+        (30, "Baked beans"),
+        (10, "Pasta"),
+        (8, "Nappies"),
+    ]
 
 
 def test_somebody_should_lists_jobs_nobody_is_on_waiting_longest_first(box, clock, poster, helper):
@@ -258,6 +326,7 @@ def test_an_empty_board(box):
     assert kiosk.screen(box) == {
         "rotation": [],
         "food": [],
+        "appeal": [],
         "should": [],
         "wall": [],
         "freshness": [],

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from pagetools import ADMIN, DAY_MS, Browser, Page, actor, flash_of, new_post, record_count
 
-from appliance.services import board, kiosk, moderation, setup
+from appliance.services import board, catalogue, kiosk, moderation, orgs, setup
 
 LAN_IP = "192.168.1.20"
 KIOSK_HOST = "http://localhost:8080"  # the port the kiosk browser uses; cookies ignore it
@@ -47,8 +47,32 @@ def state_of(page: Page):
 # --- the page -----------------------------------------------------------------------------
 
 
+def food_need(box, title: str, qty: int) -> str:
+    """A food bank's need for baked beans, as an organiser of the bank posts it."""
+    admin = actor(box, ADMIN)
+    bank = orgs.create_org(
+        box, admin, {"name": "Hilltop Food Bank", "type": "foodbank", "place": "Hill Road"}
+    )
+    beans = catalogue.add_item(
+        box, admin, {"name": "Baked beans", "category": "tins", "unit": "items"}
+    )
+    body = {
+        "type": "need",
+        "title": title,
+        "details": "",
+        "category": "food",
+        "place": "Hill Road",
+        "needed_by": None,
+        "org": bank,
+        "lines": [{"item": beans, "qty": qty}],
+    }
+    return box.log.append("post.created", body, author=admin.id).id
+
+
 def test_the_kiosk_shows_every_part_of_the_screen(browser, alice, box, clock):
-    new_post(alice, title="Tins for the food bank", category="food")
+    food_need(box, "Tins for the food bank", 25)
+    clock.advance(1000)
+    new_post(alice, title="Not a food bank's need", category="food")
     clock.advance(1000)
     new_post(alice, type="should", title="Somebody should fix the gate", category="local-fix")
     page = kiosk_get(browser)
@@ -64,10 +88,15 @@ def test_the_kiosk_shows_every_part_of_the_screen(browser, alice, box, clock):
     slides = state.one("ol", class_="k-rotation").find_all("li")
     assert [li.one("h3").text() for li in slides] == [
         "Somebody should fix the gate",
+        "Not a food bank's need",
         "Tins for the food bank",
     ]
     assert slides[0].one("span", class_="k-why").text() == "Posted today"
-    assert state.one("section", class_="k-food").one("ul").text().startswith("Tins for the")
+    food = state.one("section", class_="k-food")
+    assert food.one("p", class_="k-appeal").text() == "Most needed: 25 × Baked beans"
+    assert food.one("ul").text() == (
+        "Tins for the food bank Hilltop Food Bank · Still needed: 25 × Baked beans"
+    )
     assert "Somebody should fix the gate" in state.one("section", class_="k-should").text()
     # No JavaScript needed to read it: everything is in the HTML; no meta refresh.
     assert page.find("meta", http_equiv="refresh") is None

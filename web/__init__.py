@@ -44,9 +44,14 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         assisted,
         board,
         errors,
+        food,
+        food_export,
+        food_insight,
+        food_staff,
         health,
         kiosk,
         posting,
+        shifts,
         staff,
         templating,
     )
@@ -65,4 +70,6 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(assisted.bp)
+    for food_area in (food, food_staff, shifts, food_insight, food_export):
+        app.register_blueprint(food_area.bp)
     return app

@@ -9,9 +9,10 @@ from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.kinds import COMMENT_MAX, DETAILS_MAX, NOTE_MAX, PLACE_MAX, POST_TYPES, TITLE_MAX
-from appliance.models import Helper, Post
+from appliance.models import Helper, Org, Post
 from appliance.services.accounts import Actor, require_member
 from appliance.services.centre import categories
+from appliance.services.orgs import is_organiser
 
 POST_FIELDS = ("type", "title", "details", "category", "place", "needed_by")
 
@@ -132,16 +133,31 @@ def withdraw_help(box: Box, actor: Actor | None, post_id: str) -> None:
     box.log.append("help.withdrawn", {}, subject=post.id, author=actor.id)
 
 
-def _require_owner_or_staff(actor: Actor, post: Post) -> None:
-    if post.author != actor.id and not actor.is_staff:
-        raise NotAllowed(N_("Only the person who posted this, or staff, can do that."))
+def can_close(actor: Actor | None, post: Post) -> bool:
+    """True if the actor may resolve or reopen the post: its poster, staff, or for an
+    organisation's need or supply, an organiser of that organisation."""
+    if actor is None:
+        return False
+    return post.author == actor.id or actor.is_staff or is_organiser(actor, post.org)
+
+
+def _require_closer(actor: Actor, post: Post) -> None:
+    if can_close(actor, post):
+        return
+    if post.org:
+        org = Org.get_or_none(Org.id == post.org)
+        raise NotAllowed(
+            N_("Only an organiser of %(org)s, or staff, can do that."),
+            org=org.name if org else "?",
+        )
+    raise NotAllowed(N_("Only the person who posted this, or staff, can do that."))
 
 
 def resolve(box: Box, actor: Actor | None, post_id: str, note: str = "") -> None:
-    """Mark a post resolved with an optional note (poster or staff)."""
+    """Mark a post resolved with an optional note (poster, staff, or its organisers)."""
     require_member(actor)
     post = _open_post(actor, post_id)
-    _require_owner_or_staff(actor, post)
+    _require_closer(actor, post)
     if post.status == "resolved":
         raise Conflict(N_("This post is already resolved."))
     note = _clean(note)
@@ -151,12 +167,17 @@ def resolve(box: Box, actor: Actor | None, post_id: str, note: str = "") -> None
 
 
 def reopen(box: Box, actor: Actor | None, post_id: str) -> None:
-    """Reopen a resolved post (poster or staff)."""
+    """Reopen a resolved post (poster, staff, or its organisers)."""
     require_member(actor)
     post = _open_post(actor, post_id)
-    _require_owner_or_staff(actor, post)
+    _require_closer(actor, post)
     if post.status != "resolved":
         raise Conflict(N_("This post is still open."))
+    if post.covered:
+        # The pledges (or claims) keep it closed: a reopening record would change nothing.
+        raise Conflict(
+            N_("Everything on this post is pledged or claimed; it opens again if one is withdrawn.")
+        )
     box.log.append("post.reopened", {}, subject=post.id, author=actor.id)
 
 

@@ -19,14 +19,17 @@ from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import POST_TYPES
-from appliance.models import Category, Centre, Comment, Helper, Member, Post, Thanks
+from appliance.models import Category, Centre, Comment, Helper, Member, Org, Post, PostLine, Thanks
 from appliance.projection import STATUS_RANK
 from appliance.services.accounts import Actor
-from appliance.services.board import visible_post
+from appliance.services.board import can_close, visible_post
 from appliance.services.centre import category_labels
+from appliance.services.food import food_detail
 
 WHEN = ("today", "week", "month")
-FILTER_NAMES = ("type", "category", "place", "status", "when", "from", "to", "q")
+# Food posts: an organisation's needs (type need) or supplies (type offer).
+FOOD = {"needs": "need", "supplies": "offer"}
+FILTER_NAMES = ("type", "category", "place", "status", "when", "from", "to", "q", "food")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -40,6 +43,7 @@ class BoardFilters:
     from_: str = ""
     to: str = ""
     q: str = ""
+    food: str = ""
     page: int = 1
 
     def as_args(self, **change) -> dict:
@@ -55,7 +59,9 @@ class BoardFilters:
     @property
     def narrowed(self) -> bool:
         """True if a filter beyond search and kind is set (the page shows them unfolded)."""
-        return any((self.category, self.place, self.status, self.when, self.from_, self.to))
+        return any(
+            (self.category, self.place, self.status, self.when, self.from_, self.to, self.food)
+        )
 
 
 def read_filters(args: Mapping[str, str]) -> tuple[BoardFilters, dict[str, str]]:
@@ -72,6 +78,8 @@ def read_filters(args: Mapping[str, str]) -> tuple[BoardFilters, dict[str, str]]
         errors["category"] = N_("There is no such category.")
     if values["status"] and values["status"] not in STATUS_RANK:
         errors["status"] = N_("Status must be open, on_it or resolved.")
+    if values["food"] and values["food"] not in FOOD:
+        errors["food"] = N_("Food posts must be needs or supplies.")
     if values["when"] and values["when"] not in WHEN:
         errors["when"] = N_("Time must be today, week or month.")
     days = {}
@@ -162,13 +170,49 @@ def other_centres(box: Box) -> dict[str, str]:
     return {c.origin: c.name for c in Centre.select().where(Centre.origin != box.origin)}
 
 
+def food_facts(posts: list[Post]) -> tuple[dict[str, str], dict[str, dict]]:
+    """Return the names of the posts' organisations and each food post's item totals."""
+    org_ids = {p.org for p in posts if p.org}
+    if not org_ids:
+        return {}, {}
+    names = {o.id: o.name for o in Org.select(Org.id, Org.name).where(Org.id.in_(org_ids))}
+    rows = (
+        PostLine.select(
+            PostLine.post,
+            fn.SUM(PostLine.qty).alias("asked"),
+            fn.SUM(PostLine.covered).alias("covered"),
+        )
+        .where(PostLine.post.in_([p.id for p in posts if p.org]))
+        .group_by(PostLine.post)
+        .dicts()
+    )
+    amounts = {
+        r["post"]: {
+            "asked": r["asked"],
+            "covered": r["covered"],
+            "missing": max(0, r["asked"] - r["covered"]),
+        }
+        for r in rows
+    }
+    return names, amounts
+
+
 def serialize_summary(
-    post: Post, members: dict, labels: dict, staff: bool, centres: dict, here: str
+    post: Post,
+    members: dict,
+    labels: dict,
+    staff: bool,
+    centres: dict,
+    here: str,
+    food: tuple[dict, dict] | None = None,
 ) -> dict:
     """Return the list form of a post, shared by the board page and the API.
 
-    `centre` names the centre a post comes from when it is not this box's own.
+    `centre` names the centre a post comes from when it is not this box's own. A food
+    post has its `org` and `quantities` (how many asked or offered, covered, still missing);
+    `food` is food_facts() of the listed posts, looked up here when not given.
     """
+    org_names, amounts = food if food is not None else food_facts([post])
     data = {
         "id": post.id,
         "centre": None if post.origin == here else centres.get(post.origin, "another centre"),
@@ -184,6 +228,8 @@ def serialize_summary(
         "author": _person(post.author, members),
         "comment_count": post.comment_count,
         "helper_count": post.helper_count,
+        "org": {"id": post.org, "name": org_names.get(post.org, "?")} if post.org else None,
+        "quantities": amounts.get(post.id),
     }
     if staff:
         data["hidden"] = post.hidden
@@ -199,6 +245,8 @@ def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
         query = query.where(Post.hidden == False)  # noqa: E712
     if f.type:
         query = query.where(Post.type == f.type)
+    if f.food:
+        query = query.where(Post.org.is_null(False) & (Post.type == FOOD[f.food]))
     if f.category:
         query = query.where(Post.category == f.category)
     if f.place:
@@ -228,8 +276,11 @@ def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
     members = _members(p.author for p in posts)
     labels = category_labels(box)
     centres = other_centres(box)
+    food = food_facts(posts)
     return {
-        "posts": [serialize_summary(p, members, labels, staff, centres, box.origin) for p in posts],
+        "posts": [
+            serialize_summary(p, members, labels, staff, centres, box.origin, food) for p in posts
+        ],
         "total": total,
         "page": f.page,
         "pages": pages,
@@ -260,7 +311,7 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
     del data["excerpt"]
     me = viewer.id if viewer else None
     mine = next((h for h in helpers if h.member == me), None)
-    owner_or_staff = bool(viewer and (post.author == me or staff))
+    closer = can_close(viewer, post)
     is_open = post.status != "resolved" and not post.hidden
     data.update(
         details=post.details,
@@ -296,12 +347,14 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
             }
             for t in thanks
         ],
+        food=food_detail(box, viewer, post.id),
         can={
             "comment": bool(viewer) and not post.hidden,
             "help": bool(viewer) and is_open and post.author != me,
             "my_help": mine.mode if mine else None,
-            "resolve": owner_or_staff and is_open,
-            "reopen": owner_or_staff and post.status == "resolved" and not post.hidden,
+            "resolve": closer and is_open,
+            # Covered by pledges or claims, a post stays closed until one is withdrawn.
+            "reopen": closer and post.status == "resolved" and not post.hidden and not post.covered,
             "thank": bool(viewer) and post.author == me and bool(helpers) and not post.hidden,
             "moderate": staff,
         },

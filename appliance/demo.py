@@ -1,15 +1,19 @@
-"""Believable demo content for a newcomer: people, posts, a conversation, thanks.
+"""Believable demo content for a newcomer: people, posts, a conversation, thanks, and
+food banks (appliance/demo_food.py).
 
 Everything goes through the same services a person would use, so the demo is also a
-walk through the rules. A new demo box is stamped over the last fortnight with a
-stepping clock (history_clock) so the board has a history.
+walk through the rules. A new demo box is stamped over the last ten weeks with a demo
+clock (history_clock): the food banks' weekly history first, then the board's last
+fortnight, then what stands open today.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from appliance import demo_food
 from appliance.box import Box
+from appliance.democlock import DAY_MS, DemoClock
 from appliance.errors import N_, Conflict
 from appliance.log import wall_clock_ms
 from appliance.models import Account
@@ -17,7 +21,7 @@ from appliance.services import accounts, board, centre, members
 from appliance.services.accounts import login_key
 
 DEMO_PASSWORD = "kith-demo"
-DAY_MS = 86_400_000
+BOARD_DAYS = 14  # the board's own posts are spread over the last fortnight
 
 PLACES = ["Main hall", "Car park", "Millbrook Road", "Riverside estate", "The library"]
 
@@ -146,21 +150,19 @@ POSTS = [
 ]
 
 
-def history_clock(real=wall_clock_ms):
-    """Return a clock that starts a fortnight ago and steps four hours per reading.
-
-    It never passes the real clock, and an HLC only moves forward, so it must be the
-    box's clock from its very first record for the history to show.
-    """
-    start = real() - 14 * DAY_MS
-    ticks = iter(range(start, real(), 4 * 3_600_000))
-    return lambda: next(ticks, None) or real()
+def history_clock(real=wall_clock_ms) -> DemoClock:
+    """Return the clock for a new demo box: it starts before the food banks' history."""
+    weeks = demo_food.HISTORY_WEEKS + 1
+    return DemoClock(real() - weeks * 7 * DAY_MS, step_ms=4 * 3_600_000, real=real)
 
 
 def fill(box: Box) -> int:
     """Add demo members, places and posts to an initialised box; return posts created."""
+    clock = box.log.now_ms
+    if not isinstance(clock, DemoClock):
+        clock = box.log.now_ms = DemoClock(wall_clock_ms())
     try:
-        return _fill(box)
+        return _fill(box, clock)
     finally:
         box.log.now_ms = wall_clock_ms
 
@@ -170,7 +172,7 @@ def already_filled() -> bool:
     return Account.get_or_none(Account.login == login_key(PEOPLE[0][0])) is not None
 
 
-def _fill(box: Box) -> int:
+def _fill(box: Box, clock: DemoClock) -> int:
     if already_filled():
         raise Conflict(N_("This box already has the demo content."))
     staff = accounts.actor_for(box, next(m for m in box_members_with_role(box, "admin")))
@@ -184,6 +186,12 @@ def _fill(box: Box) -> int:
         people[name] = accounts.actor_for(box, member_id)
     members.grant_role(box, staff, people["Priya Shah"].id, "staff")
     people["Priya Shah"] = accounts.actor_for(box, people["Priya Shah"].id)
+
+    clock.step = 10 * 60_000
+    made = demo_food.history(box, people, staff, clock)
+    # The board's own posts over the last fortnight, four hours apart.
+    clock.jump(clock.real() - BOARD_DAYS * DAY_MS)
+    clock.step = 4 * 3_600_000
 
     posts = {}
     today = board.today(box)
@@ -252,7 +260,10 @@ def _fill(box: Box) -> int:
         people["Grace Liu"].id,
         "Grace sorted forty bags in two hours. Amazing.",
     )
-    return len(posts)
+    # Today: what the food banks need now, a surplus that matches, short shifts ahead.
+    clock.jump(clock.real() - DAY_MS)
+    clock.step = 10 * 60_000
+    return made + len(posts) + demo_food.current(box, people, staff, clock)
 
 
 def box_members_with_role(box: Box, role: str):

@@ -9,7 +9,8 @@ from urllib.parse import quote
 import pytest
 from pagetools import ADMIN, PASSWORD, Browser, Page, actor, member_id, new_post, record_count
 
-from appliance.services import board, members
+from appliance.models import Item
+from appliance.services import board, catalogue, food, members, orgs, shifts
 
 CSRF_MESSAGE = (
     "This form had expired or did not come from this board. "
@@ -29,6 +30,8 @@ class World:
     resolved_post: str  # Alice's, resolved
     comment: str  # Bob's comment on open_post
     bob_id: str
+    org: str  # an organisation the admin organises
+    shift: str  # one of its shifts; Bob signed up
 
 
 @pytest.fixture
@@ -39,6 +42,11 @@ def world(box, alice, bob, admin_client, browser) -> World:
     comment = board.add_comment(box, actor(box, "Bob"), open_post, "Is it heavy?")
     board.resolve(box, actor(box, "Alice"), resolved_post, "")
     members.grant_role(box, actor(box, ADMIN), member_id("Bob"), "driver")
+    admin = actor(box, ADMIN)
+    org = orgs.create_org(box, admin, {"name": "Food Bank", "type": "foodbank", "place": "Hall"})
+    orgs.set_org_role(box, admin, org, admin.id, "organiser")
+    shift = shifts.create_shift(box, admin, {**SHIFT_DATA, "org": org})
+    shifts.join(box, actor(box, "Bob"), shift)
     return World(
         alice=alice,
         bob=bob,
@@ -48,6 +56,8 @@ def world(box, alice, bob, admin_client, browser) -> World:
         resolved_post=resolved_post,
         comment=comment,
         bob_id=member_id("Bob"),
+        org=org,
+        shift=shift,
     )
 
 
@@ -66,6 +76,60 @@ def assisted_post(w: World) -> str:
     data = {**POST_DATA, "visitor_contact": "07700 900123"}
     response = w.admin.post("/staff/assisted/new", data, via="/me")
     return response.headers["Location"].rsplit("#post-", 1)[1]  # /staff/assisted#post-ID
+
+
+# Three days after the web tests' fixed clock (2027-03-17, tests/web/conftest.py).
+SHIFT_DATA = {
+    "title": "Sorting",
+    "date": "2027-03-20",
+    "start": "09:30",
+    "end": "12:00",
+    "place": "",
+    "people": "5",
+    "bring": "",
+}
+ORG_DATA = {"name": "Forged Food Bank", "type": "foodbank", "place": "Church Hall"}
+ITEM_DATA = {"name": "Forged beans", "category": "tins", "unit": "items"}
+
+
+def staff_org(w: World) -> str:
+    """Add an organisation as staff, with Bob as a member; return its id."""
+    response = w.admin.post("/staff/orgs", ORG_DATA, via="/me")
+    org_id = response.headers["Location"].rsplit("/", 1)[1]  # /staff/orgs/ID
+    w.admin.post(f"/staff/orgs/{org_id}/people", {"member": w.bob_id, "role": "member"}, via="/me")
+    return org_id
+
+
+def staff_item(w: World) -> str:
+    """Add a catalogue entry as staff; return its id."""
+    response = w.admin.post("/staff/catalogue", ITEM_DATA, via="/me")
+    return response.headers["Location"].rsplit("#item-", 1)[1]  # /staff/catalogue#item-ID
+
+
+def food_setup(w: World) -> dict:
+    """A food bank the admin organises with a need, and Bob's shop with a supply, of
+    baked beans; Alice has pledged one tin and the admin claimed one (made once)."""
+    if not hasattr(w, "food"):
+        box = w.admin.client.application.extensions["kith_box"]
+        admin = actor(box, ADMIN)
+        catalogue.add_starter_items(box, admin)
+        beans = Item.get(Item.name == "Baked beans").id
+        bank = orgs.create_org(box, admin, {"name": "Bank", "type": "foodbank", "place": "Hall"})
+        shop = orgs.create_org(box, admin, {"name": "Shop", "type": "shop", "place": "High St"})
+        orgs.set_org_role(box, admin, bank, admin.id, "organiser")
+        orgs.set_org_role(box, admin, shop, w.bob_id, "organiser")
+        need = food.create_need(box, admin, {"org": bank, "title": "Tins"}, [(beans, "10")])
+        bob = actor(box, "Bob")
+        supply = food.create_supply(box, bob, {"org": shop, "title": "Tins"}, [(beans, "10")])
+        w.food = {
+            "BANK": bank,
+            "BEANS": beans,
+            "NEED": need,
+            "SUPPLY": supply,
+            "PLEDGE": food.pledge(box, actor(box, "Alice"), need, beans, "1"),
+            "CLAIM": food.claim(box, admin, supply, bank, beans, "1"),
+        }
+    return w.food
 
 
 # rule -> (who sends it, the URL, the form data); each would succeed with a valid token.
@@ -118,11 +182,87 @@ CASES = {
     ),
     "/staff/centre/categories": ("admin", lambda w: "/staff/centre/categories", {"label": "Pets"}),
     "/staff/centre/places": ("admin", lambda w: "/staff/centre/places", {"place": "Church Hall"}),
+    "/food/shifts/new": ("admin", lambda w: "/food/shifts/new", {**SHIFT_DATA, "org": "ORG"}),
+    "/food/shifts/<shift_id>/join": ("alice", lambda w: f"/food/shifts/{w.shift}/join", {}),
+    "/food/shifts/<shift_id>/leave": ("bob", lambda w: f"/food/shifts/{w.shift}/leave", {}),
+    "/food/shifts/<shift_id>/cancel": (
+        "admin",
+        lambda w: f"/food/shifts/{w.shift}/cancel",
+        {"reason": "x"},
+    ),
+    "/staff/orgs": ("admin", lambda w: "/staff/orgs", ORG_DATA),
+    "/staff/orgs/<org_id>": (
+        "admin",
+        lambda w: f"/staff/orgs/{staff_org(w)}",
+        {**ORG_DATA, "place": "Mill Lane"},
+    ),
+    "/staff/orgs/<org_id>/active": (
+        "admin",
+        lambda w: f"/staff/orgs/{staff_org(w)}/active",
+        {"active": "0"},
+    ),
+    "/staff/orgs/<org_id>/people": (
+        "admin",
+        lambda w: f"/staff/orgs/{staff_org(w)}/people",
+        {"member": "BOB", "role": "organiser"},
+    ),
+    "/staff/orgs/<org_id>/people/<member_id>/remove": (
+        "admin",
+        lambda w: f"/staff/orgs/{staff_org(w)}/people/{w.bob_id}/remove",
+        {},
+    ),
+    "/staff/catalogue": ("admin", lambda w: "/staff/catalogue", ITEM_DATA),
+    "/staff/catalogue/starter": ("admin", lambda w: "/staff/catalogue/starter", {}),
+    "/staff/catalogue/<item_id>": (
+        "admin",
+        lambda w: f"/staff/catalogue/{staff_item(w)}",
+        {**ITEM_DATA, "name": "Beans"},
+    ),
+    "/staff/catalogue/<item_id>/active": (
+        "admin",
+        lambda w: f"/staff/catalogue/{staff_item(w)}/active",
+        {"active": "0"},
+    ),
+    "/food/needs/new": (
+        "admin",
+        lambda w: food_setup(w) and "/food/needs/new",
+        {"org": "BANK", "title": "Forged need", "item-0": "BEANS", "qty-0": "3"},
+    ),
+    "/food/supplies/new": (
+        "admin",
+        lambda w: food_setup(w) and "/food/supplies/new",
+        {"org": "BANK", "title": "Forged supply", "item-0": "BEANS", "qty-0": "3"},
+    ),
+    "/food/posts/<post_id>/pledge": (
+        "bob",
+        lambda w: f"/food/posts/{food_setup(w)['NEED']}/pledge",
+        {"item": "BEANS", "qty": "2"},
+    ),
+    "/food/pledges/<pledge_id>/withdraw": (
+        "alice",
+        lambda w: f"/food/pledges/{food_setup(w)['PLEDGE']}/withdraw",
+        {},
+    ),
+    "/food/posts/<post_id>/claim": (
+        "admin",
+        lambda w: f"/food/posts/{food_setup(w)['SUPPLY']}/claim",
+        {"org": "BANK", "item": "BEANS", "qty": "2"},
+    ),
+    "/food/claims/<claim_id>/withdraw": (
+        "admin",
+        lambda w: f"/food/claims/{food_setup(w)['CLAIM']}/withdraw",
+        {},
+    ),
 }
 
 
 def fill(world: World, data: dict) -> dict:
-    values = {"BOB": world.bob_id, "POST": world.open_post}
+    values = {
+        "BOB": world.bob_id,
+        "POST": world.open_post,
+        "ORG": world.org,
+        **getattr(world, "food", {}),
+    }
     return {k: values.get(v, v) for k, v in data.items()}
 
 
@@ -192,6 +332,11 @@ def test_the_csrf_error_page_has_its_own_csp(browser):
 @pytest.fixture
 def urls(box, alice, bob, staff_client):
     """Every kind of page there is, with content on it."""
+    admin = actor(box, ADMIN)
+    org = orgs.create_org(box, admin, {"name": "Food Bank", "type": "foodbank", "place": "Hall"})
+    orgs.set_org_role(box, admin, org, member_id("Alice"), "organiser")
+    shift = shifts.create_shift(box, actor(box, "Alice"), {**SHIFT_DATA, "org": org})
+    shifts.join(box, actor(box, "Bob"), shift)
     post_id = new_post(alice, details="See https://example.org/ for the plan")
     bob.submit(bob.get(f"/posts/{post_id}"), containing="I can help")
     bob.submit(bob.get(f"/posts/{post_id}"), data={"text": "Hi"}, containing="Post comment")
@@ -216,6 +361,21 @@ def urls(box, alice, bob, staff_client):
         (bob, f"/api/v1/posts/{post_id}"),
         (bob, "/api/v1/nowhere"),
         (bob, "/static/kith.css"),
+        (alice, "/food"),
+        (alice, f"/food/orgs/{org}"),
+        (alice, "/food/needs/new"),
+        (alice, "/food/shifts"),
+        (alice, "/food/shifts/new"),
+        (alice, f"/food/shifts/{shift}"),
+        (bob, "/food/shifts"),
+        (bob, f"/food/shifts/{shift}"),
+        (bob, "/food/balance"),
+        (bob, "/food/trends"),
+        (bob, "/food/appeal"),
+        (bob, "/food/appeal/poster"),
+        (bob, "/food/export"),
+        (staff_client, "/staff/orgs"),
+        (staff_client, "/staff/catalogue"),
     ]
 
 

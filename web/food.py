@@ -96,7 +96,8 @@ def _act(post_id: str, action, done: str):
     except (Conflict, NotAllowed) as exc:
         return render_post(post_id, problem=message_of(exc), status=exc.status)
     flash(done)
-    return redirect(url_for("board.post", post_id=post_id) + "#food")
+    # To the top of the post, where the thank-you shows (not down at the food table).
+    return redirect(url_for("board.post", post_id=post_id))
 
 
 @bp.post("/food/posts/<post_id>/pledge")

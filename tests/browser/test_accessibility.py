@@ -154,3 +154,119 @@ def test_account_pages(new_page, signed_in, axe_js, device, path, button):
     page.locator("main form").get_by_role("button", name=button).click()
     expect(page.locator("main .error").first).to_be_visible()
     assert_accessible(page, axe_js, f"{path} with errors ({device})")
+
+
+# --- food banks (the demo's banks, needs, pledges, shifts and history) --------------------
+
+FOOD_NEED = "Beans and pasta for Saturday's parcels"  # lines, and a pledge by Grace Liu
+FOOD_SUPPLY = "Forty tins of beans, dented but fine"
+
+
+def open_from_food_hub(page, link: str):
+    """Go to /food and follow a link on it (an organisation or a post), by its name."""
+    page.goto("/food")
+    page.locator("main").get_by_role("link", name=link, exact=True).first.click()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("who", [None, "Grace Liu"], ids=["visitor", "member"])
+def test_food_hub(new_page, signed_in, axe_js, device, who):
+    page = open_as(new_page, signed_in, device, who)
+    page.goto("/food")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Food banks")
+    expect(page.locator("section.org-card").first).to_be_visible()
+    assert_accessible(page, axe_js, f"the food banks page ({device}, {who or 'visitor'})")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_food_org_page(new_page, signed_in, axe_js, device):
+    page = open_as(new_page, signed_in, device, "Priya Shah")  # its organiser
+    open_from_food_hub(page, "Millbrook Food Bank")
+    page.wait_for_url("**/food/orgs/*")
+    expect(page.get_by_role("link", name="Post a need")).to_be_visible()
+    expect(page.locator(".needs-list li").first).to_be_visible()
+    assert_accessible(page, axe_js, f"a food bank's page ({device})")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "who, title",
+    [("Grace Liu", FOOD_NEED), ("Priya Shah", FOOD_SUPPLY)],
+    ids=["need-volunteer", "supply-organiser"],
+)
+def test_food_post_page(new_page, signed_in, axe_js, device, who, title):
+    page = open_as(new_page, signed_in, device, who)
+    open_from_food_hub(page, title)
+    page.wait_for_url("**/posts/*")
+    expect(page.locator("#food tbody tr").first).to_be_visible()
+    form = "Pledge" if title == FOOD_NEED else "Claim"
+    if form == "Pledge":  # the supply has no claims yet
+        expect(page.locator("#food .pledges li").first).to_be_visible()
+    expect(page.get_by_role("button", name=form, exact=True)).to_be_visible()
+    assert_accessible(page, axe_js, f"a food {form.lower()} page ({device})")
+
+
+def test_food_pledge_with_an_error(new_page, signed_in, axe_js):
+    device = "phone"
+    page = open_as(new_page, signed_in, device, "Grace Liu")
+    open_from_food_hub(page, FOOD_NEED)
+    page.wait_for_url("**/posts/*")
+    page.get_by_label("How many").fill("100000")  # more than any line lacks: nothing changes
+    page.get_by_role("button", name="Pledge", exact=True).click()
+    expect(page.locator("#e-qty")).to_be_visible()
+    assert_accessible(page, axe_js, f"a food need with a pledge error ({device})")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_food_need_form(new_page, signed_in, axe_js, device):
+    page = open_as(new_page, signed_in, device, "Priya Shah")
+    page.goto("/food/needs/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Post a need for your organisation")
+    assert_accessible(page, axe_js, f"the food need form ({device})")
+
+    page.get_by_label("How many (item 1)").fill("-3")
+    page.get_by_role("button", name="Post the need").click()
+    expect(page.locator("main .error").first).to_be_visible()
+    assert_accessible(page, axe_js, f"the food need form with errors ({device})")
+
+
+FOOD_PAGES = [
+    ("/food/shifts", "Volunteer shifts"),
+    ("/food/balance", "Need and surplus across the area"),
+    ("/food/trends", "Food bank trends"),
+    ("/food/appeal", "Donation appeal"),
+    ("/food/appeal/poster", "Food donations needed"),
+    ("/food/export", "Export food bank data"),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("path, heading", FOOD_PAGES, ids=[p for p, _ in FOOD_PAGES])
+def test_food_pages(new_page, signed_in, axe_js, device, path, heading):
+    page = open_as(new_page, signed_in, device, "Grace Liu")
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    assert_accessible(page, axe_js, f"{path} ({device})")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "path, heading", [("/staff/orgs", "Organisations"), ("/staff/catalogue", "Item catalogue")]
+)
+def test_food_staff_pages(new_page, signed_in, axe_js, device, path, heading):
+    page = open_as(new_page, signed_in, device, "Sam Patel")
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    assert_accessible(page, axe_js, f"{path} ({device})")
+
+
+def test_food_staff_org_page(new_page, signed_in, axe_js):
+    device = "phone"
+    page = open_as(new_page, signed_in, device, "Sam Patel")
+    page.goto("/staff/orgs")
+    page.locator("main").get_by_role("link", name="Millbrook Food Bank").click()
+    page.wait_for_url("**/staff/orgs/*")
+    page.get_by_label("Find a member by name").fill("Tom")  # the people found, with buttons
+    page.get_by_role("button", name="Find", exact=True).click()
+    expect(page.locator(".found li").first).to_be_visible()
+    assert_accessible(page, axe_js, f"a food bank's staff page ({device})")

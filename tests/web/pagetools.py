@@ -249,7 +249,15 @@ class Page:
         forms = [
             f
             for f in main.find_all("form", method="post")
-            if (action is None or f.attrs.get("action", self.response.request.path) == action)
+            # A fragment only scrolls the answer page: the path alone also names the form.
+            if (
+                action is None
+                or action
+                in (
+                    f.attrs.get("action", self.response.request.path),
+                    f.attrs.get("action", "").split("#")[0],
+                )
+            )
             and (containing is None or any(containing == b.text() for b in f.find_all("button")))
         ]
         assert len(forms) == 1, f"expected one form for {action!r}/{containing!r}: {forms}"

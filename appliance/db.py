@@ -69,6 +69,53 @@ def _add_columns(db: SqliteDatabase, table: str, columns: dict[str, str]) -> Non
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {decl}')
 
 
+FOOD_KINDS = [
+    "org.created",
+    "org.changed",
+    "org.role.set",
+    "item.created",
+    "item.changed",
+    "pledge.made",
+    "pledge.withdrawn",
+    "claim.made",
+    "claim.withdrawn",
+    "shift.created",
+    "shift.cancelled",
+    "shift.joined",
+    "shift.left",
+]
+TRAVEL_KINDS = [
+    "access_need.set",
+    "driver_check.set",
+    "provider.set",
+    "driver.vouched",
+    "driver.withdrawn",
+    "ride.requested",
+    "ride.addresses",
+    "ride.taken",
+    "ride.handed_back",
+    "ride.started",
+    "ride.done",
+    "ride.cancelled",
+    "ride.paid",
+]
+
+
+def _refold_kinds(db: SqliteDatabase, kinds: list[str]) -> None:
+    """Apply records of kinds this step teaches the box.
+
+    An older box stores records of kinds it does not know (a newer peer's) without
+    applying them; once it learns them, their entities are refolded so they show.
+    """
+    from appliance import projection
+
+    marks = ", ".join("?" * len(kinds))
+    rows = db.execute_sql(
+        f"SELECT DISTINCT aggregate FROM stored_record WHERE kind IN ({marks})", kinds
+    ).fetchall()
+    projection.refold_many([row[0] for row in rows])
+
+
 def _step_4(db: SqliteDatabase) -> None:
     from appliance import models
 
@@ -85,10 +132,19 @@ def _step_4(db: SqliteDatabase) -> None:
         },
     )
     db.execute_sql('CREATE INDEX IF NOT EXISTS "post_org" ON "post" ("org")')
+    _refold_kinds(db, FOOD_KINDS)
+
+
+def _step_5(db: SqliteDatabase) -> None:
+    from appliance import models
+
+    # Community travel: the centres' lists, drivers' vouches, rides and their journeys.
+    db.create_tables(models.TRAVEL)
+    _refold_kinds(db, TRAVEL_KINDS)
 
 
 # Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.
-STEPS = [_step_1, _step_2, _step_3, _step_4]
+STEPS = [_step_1, _step_2, _step_3, _step_4, _step_5]
 
 
 class NewerSchemaError(Exception):

@@ -7,6 +7,7 @@ on user input so a person sees a friendly message before a record is ever built.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 
@@ -46,6 +47,20 @@ ITEM_CATEGORIES = (
     "other",
 )
 UNITS = ("items", "kg", "packs", "trays", "boxes", "bags", "litres")
+
+# Community travel.
+AREA_MAX = 80
+REFERENCE_MAX = 60
+RRULE_MAX = 200
+NEEDS_MAX = 12
+CHECKS_MAX = 12
+SEATS_MAX = 8
+WINDOW_MAX = 240  # minutes a pickup may wait
+COST_MAX = 100_000_00  # pence: a thousand pounds for one journey is already absurd
+MILES_MAX = 2000
+TIME_IS = ("pickup", "appointment")
+# What a vehicle offers; an access need may require one of them.
+VEHICLE_FEATURES = ("wheelchair", "folded_chair", "dogs")
 
 POST_TYPES = ("need", "offer", "should")
 HELP_MODES = ("can_help", "on_it")
@@ -131,6 +146,90 @@ def _lines(value):
     return None
 
 
+_LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_RRULE = re.compile(r"^[A-Z0-9=;,+-]{1,200}$")
+
+
+def _local_time(value):
+    """A wall-clock time in the ride's zone, "YYYY-MM-DDTHH:MM" (no seconds, no offset)."""
+    if not (isinstance(value, str) and _LOCAL_TIME.match(value)):
+        return "must be a local time YYYY-MM-DDTHH:MM"
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return "must be a real date and time"
+    return None
+
+
+def _hh_mm(value):
+    return None if isinstance(value, str) and _HH_MM.match(value) else "must be a time HH:MM"
+
+
+def _rrule(value):
+    """An RFC 5545 RRULE value (without "RRULE:"); services parse it fully."""
+    if not (isinstance(value, str) and _RRULE.match(value) and value.startswith("FREQ=")):
+        return "must be an RFC 5545 recurrence rule starting FREQ="
+    return None
+
+
+def _int_range(low: int, high: int):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _slugs(max_len: int):
+    def check(value):
+        if not isinstance(value, list) or len(value) > max_len:
+            return f"must be a list of at most {max_len} slugs"
+        if len(set(value)) != len(value) or any(_slug(v) for v in value):
+            return "must hold distinct slugs"
+        return None
+
+    return check
+
+
+def _checks(value):
+    """A driver's checks: [{"check": slug, "label": text, "seen": date, "expires": date}]."""
+    if not isinstance(value, list) or not 1 <= len(value) <= CHECKS_MAX:
+        return f"must be a list of 1 to {CHECKS_MAX} checks"
+    for check in value:
+        if not isinstance(check, dict) or set(check) != {"check", "label", "seen", "expires"}:
+            return 'must hold objects {"check", "label", "seen", "expires"}'
+        problem = (
+            _slug(check["check"])
+            or _text(LABEL_MAX)(check["label"])
+            or _iso_date(check["seen"])
+            or _iso_date(check["expires"])
+        )
+        if problem:
+            return problem
+    return None
+
+
+def _vehicle(value):
+    """What a driver's vehicle offers: {"seats": 1..8, "wheelchair", "folded_chair", "dogs"}."""
+    if not isinstance(value, dict) or set(value) != {"seats", *VEHICLE_FEATURES}:
+        return 'must be {"seats", "wheelchair", "folded_chair", "dogs"}'
+    return _int_range(1, SEATS_MAX)(value["seats"]) or next(
+        (p for p in (_bool(value[f]) for f in VEHICLE_FEATURES) if p), None
+    )
+
+
+def _sealed(value):
+    """Addresses sealed per box: {origin: base64url ciphertext}."""
+    if not isinstance(value, dict) or not 1 <= len(value) <= 64:
+        return "must map 1 to 64 box keys to sealed text"
+    for origin, blob in value.items():
+        if _public_key(origin) or not isinstance(blob, str) or not 0 < len(blob) <= 4000:
+            return "must map box keys to sealed text"
+    return None
+
+
 def _iso_date(value):
     try:
         parse_day(value)
@@ -150,7 +249,7 @@ def _public_key(value):
 class Kind:
     """A record kind: which entity type it creates or feeds, and its body fields."""
 
-    entity: str  # centre | member | post | trust | org | item | shift
+    entity: str  # centre | member | post | trust | org | item | shift | ride
     creates: bool = False
     body: dict = field(default_factory=dict)
     # Body fields a record may leave out. Added fields are optional, so records written
@@ -267,6 +366,65 @@ KINDS: dict[str, Kind] = {
     "shift.cancelled": Kind("shift", body={"reason": _text(REASON_MAX, empty=True)}),
     "shift.joined": Kind("shift"),
     "shift.left": Kind("shift"),
+    # Community travel: the centre's lists (like categories, only from its own origin).
+    "access_need.set": Kind(
+        "centre",
+        body={
+            "slug": _slug,
+            "label": _text(LABEL_MAX),
+            "requires": _optional(_choice(*VEHICLE_FEATURES)),
+            "active": _bool,
+        },
+    ),
+    "driver_check.set": Kind(
+        "centre", body={"slug": _slug, "label": _text(LABEL_MAX), "active": _bool}
+    ),
+    "provider.set": Kind(
+        "centre", body={"slug": _slug, "name": _text(ORG_NAME_MAX), "active": _bool}
+    ),
+    # A centre's staff vouch for a volunteer driver: the checks they saw and the vehicle.
+    "driver.vouched": Kind("member", body={"checks": _checks, "vehicle": _vehicle}),
+    "driver.withdrawn": Kind("member", body={"reason": _text(REASON_MAX, empty=True)}),
+    # A ride request (one-off or recurring) and what happens to its journeys. A journey
+    # is one occurrence, named by its local date; `date: null` means the whole series.
+    "ride.requested": Kind(
+        "ride",
+        creates=True,
+        body={
+            "rider": _record_id,
+            "from_area": _text(AREA_MAX),
+            "to_area": _text(AREA_MAX),
+            "start": _local_time,
+            "tz": _text(64),
+            "time_is": _choice(*TIME_IS),
+            "window": _int_range(0, WINDOW_MAX),
+            "rrule": _optional(_rrule),
+            "return_at": _optional(_hh_mm),
+            "passengers": _int_range(1, SEATS_MAX),
+            "needs": _slugs(NEEDS_MAX),
+            "regular_driver": _optional(_record_id),
+        },
+    ),
+    "ride.addresses": Kind("ride", body={"sealed": _sealed}),
+    "ride.taken": Kind("ride", body={"date": _optional(_iso_date)}),
+    "ride.handed_back": Kind("ride", body={"date": _optional(_iso_date)}),
+    "ride.started": Kind("ride", body={"date": _iso_date}),
+    "ride.done": Kind(
+        "ride", body={"date": _iso_date, "miles": _optional(_int_range(0, MILES_MAX))}
+    ),
+    "ride.cancelled": Kind(
+        "ride", body={"date": _optional(_iso_date), "reason": _text(REASON_MAX, empty=True)}
+    ),
+    "ride.paid": Kind(
+        "ride",
+        body={
+            "date": _iso_date,
+            "provider": _slug,
+            "provider_name": _text(ORG_NAME_MAX),
+            "cost": _int_range(0, COST_MAX),
+            "reference": _text(REFERENCE_MAX, empty=True),
+        },
+    ),
     "trust.granted": Kind(
         "trust", creates=True, body={"origin": _public_key, "name": _text(CENTRE_NAME_MAX)}
     ),

@@ -298,6 +298,115 @@ class ShiftVolunteer(BaseModel):
         indexes = ((("shift", "member"), True),)
 
 
+# --- community travel (schema step 5) -----------------------------------------------
+
+
+class AccessNeed(BaseModel):
+    """An access need riders can state, from one centre's list; `requires` names the
+    vehicle feature a driver needs to serve it (wheelchair, folded_chair, dogs) or none."""
+
+    origin = CharField()
+    slug = CharField()
+    label = CharField()
+    requires = CharField(null=True)
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("origin", "slug"), True),)
+
+
+class DriverCheck(BaseModel):
+    """A check one centre requires before it vouches for a driver (licence seen, ...)."""
+
+    origin = CharField()
+    slug = CharField()
+    label = CharField()
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("origin", "slug"), True),)
+
+
+class Provider(BaseModel):
+    """A paid transport service one centre's coordinators may book as a last resort."""
+
+    origin = CharField()
+    slug = CharField()
+    name = CharField()
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("origin", "slug"), True),)
+
+
+class Driver(BaseModel):
+    """One centre's vouch for a volunteer driver: the checks its staff saw, the vehicle,
+    and the day the vouch lapses (the earliest expiry of its checks)."""
+
+    member = CharField()
+    origin = CharField()  # the vouching centre's box
+    checks = TextField()  # JSON list as in the record
+    seats = IntegerField()
+    wheelchair = BooleanField()
+    folded_chair = BooleanField()
+    dogs = BooleanField()
+    valid_to = CharField()  # ISO date: the last day every check is still valid
+    vouched_by = CharField(null=True)
+    vouched_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("member", "origin"), True),)
+
+
+class Ride(BaseModel):
+    """A ride request, one-off or recurring (an RFC 5545 RRULE from `start`)."""
+
+    id = CharField(primary_key=True)
+    origin = CharField(index=True)
+    rider = CharField(index=True)
+    author = CharField(null=True)  # the rider, or staff who asked on their behalf
+    from_area = CharField()
+    to_area = CharField()
+    start = CharField()  # local "YYYY-MM-DDTHH:MM" in `tz`: the first journey
+    tz = CharField()
+    start_ms = IntegerField(index=True)  # the first journey's time, UTC ms
+    time_is = CharField()  # pickup | appointment
+    window = IntegerField()  # minutes
+    rrule = CharField(null=True)
+    return_at = CharField(null=True)  # "HH:MM" the same day, or none
+    passengers = IntegerField()
+    needs = TextField()  # JSON list of access need slugs
+    regular_driver = CharField(null=True)
+    created_ms = IntegerField()
+    cancelled = BooleanField(default=False)  # the whole request
+    cancel_reason = TextField(null=True)
+    series_driver = CharField(null=True)  # a driver who took every journey
+    series_lost = TextField(default="[]")  # drivers whose take of the series came second
+    sealed = TextField(null=True)  # JSON {origin: sealed addresses}, from ride.addresses
+
+
+class Journey(BaseModel):
+    """One journey of a ride (its date) that something happened to.
+
+    Journeys with no records of their own are the series' (computed by services).
+    """
+
+    ride = CharField()
+    date = CharField()  # local ISO date of the occurrence
+    driver = CharField(null=True)  # whoever has it: the date's taker, else the series'
+    state = CharField()  # open | driver_found | on_the_way | done | paid | cancelled
+    provider = CharField(null=True)
+    provider_name = CharField(null=True)
+    cost = IntegerField(null=True)  # pence
+    reference = CharField(null=True)
+    miles = IntegerField(null=True)
+    lost = TextField(default="[]")  # drivers (JSON list) who took it second: tell them
+    updated_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("ride", "date"), True),)
+
+
 # --- local only: never records, never exported or synced -----------------------------
 
 
@@ -372,6 +481,7 @@ class PeerCursor(BaseModel):
 
 
 FOOD = [Org, OrgRole, Item, PostLine, Pledge, Shift, ShiftVolunteer]  # schema step 4
+TRAVEL = [AccessNeed, DriverCheck, Provider, Driver, Ride, Journey]  # schema step 5
 PROJECTIONS = [
     Centre,
     Category,
@@ -384,6 +494,7 @@ PROJECTIONS = [
     Thanks,
     TrustedOrigin,
     *FOOD,
+    *TRAVEL,
 ]
 LOCAL = [Account, LoginSession, MemberPrivate]
 SYNC = [Peer, PeerCursor]  # added by schema step 2

@@ -19,17 +19,21 @@ import json
 from collections.abc import Iterable
 
 from appliance.db import database
+from appliance.fold_travel import DRIVER_COLUMNS, fold_drivers, write_rides
+from appliance.foldsql import chunks, delete_where_in, executemany, insert_sql, marks
 from appliance.kinds import KINDS
 from appliance.models import (
+    AccessNeed,
     Category,
     Centre,
+    DriverCheck,
     Place,
+    Provider,
     StoredRecord,
 )
 from appliance.records import Record
 
 STATUS_RANK = {"open": 0, "on_it": 1, "resolved": 2}
-CHUNK = 500  # ids per IN (...): well under SQLite's limit on bound variables
 
 POST_COLUMNS = (
     "id",
@@ -97,48 +101,24 @@ SHIFT_COLUMNS = (
 VOLUNTEER_COLUMNS = ("shift", "member", "since_ms", "confirmed")
 
 
-def _insert(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    return f'{verb} INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
-
-
 # Upsert rather than replace: a post row keeps its rowid, which is the FTS rowid.
-_UPSERT_POST = _insert("post", POST_COLUMNS) + (
+_UPSERT_POST = insert_sql("post", POST_COLUMNS) + (
     ' ON CONFLICT ("id") DO UPDATE SET '
     + ", ".join(f'"{c}" = excluded."{c}"' for c in POST_COLUMNS if c != "id")
 )
-_INSERT_COMMENT = _insert("comment", COMMENT_COLUMNS)
-_INSERT_HELPER = _insert("helper", HELPER_COLUMNS)
-_INSERT_THANKS = _insert("thanks", THANKS_COLUMNS)
-_REPLACE_MEMBER = _insert("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
-_INSERT_ROLE = _insert("role", ROLE_COLUMNS)
-_REPLACE_TRUST = _insert("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
-_INSERT_LINE = _insert("post_line", LINE_COLUMNS)
-_INSERT_PLEDGE = _insert("pledge", PLEDGE_COLUMNS)
-_REPLACE_ORG = _insert("org", ORG_COLUMNS, "INSERT OR REPLACE")
-_INSERT_ORG_ROLE = _insert("org_role", ORG_ROLE_COLUMNS)
-_REPLACE_ITEM = _insert("catalogue_item", ITEM_COLUMNS, "INSERT OR REPLACE")
-_REPLACE_SHIFT = _insert("shift", SHIFT_COLUMNS, "INSERT OR REPLACE")
-_INSERT_VOLUNTEER = _insert("shift_volunteer", VOLUNTEER_COLUMNS)
-
-
-def _chunks(items: list, size: int = CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _marks(items: list) -> str:
-    return ", ".join("?" * len(items))
-
-
-def _executemany(sql: str, rows: list[tuple]) -> None:
-    if rows:
-        database.cursor().executemany(sql, rows)
-
-
-def _delete_where_in(table: str, column: str, values: list[str]) -> None:
-    for chunk in _chunks(values):
-        database.execute_sql(f'DELETE FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk)
+_INSERT_COMMENT = insert_sql("comment", COMMENT_COLUMNS)
+_INSERT_HELPER = insert_sql("helper", HELPER_COLUMNS)
+_INSERT_THANKS = insert_sql("thanks", THANKS_COLUMNS)
+_REPLACE_MEMBER = insert_sql("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
+_INSERT_ROLE = insert_sql("role", ROLE_COLUMNS)
+_REPLACE_TRUST = insert_sql("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
+_INSERT_LINE = insert_sql("post_line", LINE_COLUMNS)
+_INSERT_PLEDGE = insert_sql("pledge", PLEDGE_COLUMNS)
+_REPLACE_ORG = insert_sql("org", ORG_COLUMNS, "INSERT OR REPLACE")
+_INSERT_ORG_ROLE = insert_sql("org_role", ORG_ROLE_COLUMNS)
+_REPLACE_ITEM = insert_sql("catalogue_item", ITEM_COLUMNS, "INSERT OR REPLACE")
+_REPLACE_SHIFT = insert_sql("shift", SHIFT_COLUMNS, "INSERT OR REPLACE")
+_INSERT_VOLUNTEER = insert_sql("shift_volunteer", VOLUNTEER_COLUMNS)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -153,9 +133,9 @@ def load_aggregates(
     """
     known = known or {}
     found: dict[str, list[Record]] = {aggregate: [] for aggregate in aggregates}
-    for chunk in _chunks(list(found)):
+    for chunk in chunks(list(found)):
         cursor = database.execute_sql(
-            f"SELECT aggregate, id, raw FROM stored_record WHERE aggregate IN ({_marks(chunk)}) "
+            f"SELECT aggregate, id, raw FROM stored_record WHERE aggregate IN ({marks(chunk)}) "
             "ORDER BY hlc_ms, hlc_c, origin, id",
             chunk,
         )
@@ -223,11 +203,19 @@ def _fold_centre(root: Record, rest: list[Record]) -> None:
     own = [r for r in rest if r.origin == root.origin]
     categories: dict[str, dict] = {}
     places: dict[str, bool] = {}
+    lists: dict[str, dict[str, dict]] = {kind: {} for kind in CENTRE_LISTS}
     for r in own:
         if r.kind == "category.set":
             categories[r.body["slug"]] = r.body
         elif r.kind == "place.set":
             places[r.body["name"]] = r.body["active"]
+        elif r.kind in lists:
+            lists[r.kind][r.body["slug"]] = r.body
+    for kind, model in CENTRE_LISTS.items():
+        model.delete().where(model.origin == root.origin).execute()
+        if lists[kind]:
+            rows = [{"origin": root.origin, **b} for b in lists[kind].values()]
+            model.insert_many(rows).execute()
     Centre.insert(
         id=root.id, origin=root.origin, name=root.body["name"], timezone=root.body["timezone"]
     ).on_conflict_replace().execute()
@@ -246,11 +234,18 @@ def _fold_centre(root: Record, rest: list[Record]) -> None:
         ).execute()
 
 
+# A centre's other lists, keyed by slug, last wins, only from the centre's own origin.
+CENTRE_LISTS = {
+    "access_need.set": AccessNeed,
+    "driver_check.set": DriverCheck,
+    "provider.set": Provider,
+}
+
 # --- members -------------------------------------------------------------------------------
 
 
 def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
-    """Return a member's row and role rows."""
+    """Return a member's row and role rows (their driver vouches fold separately)."""
     verified, verified_by = False, None
     roles: dict[tuple[str, str], tuple] = {}
     for r in rest:
@@ -267,14 +262,18 @@ def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
 
 
 def _write_members(entities: list[tuple[Record, list[Record]]]) -> None:
-    members, roles = [], []
+    members, roles, drivers = [], [], []
     for root, rest in entities:
         row, member_roles = _fold_member(root, rest)
         members.append(row)
         roles.extend(member_roles)
-    _executemany(_REPLACE_MEMBER, members)
-    _delete_where_in("role", "member", [row[0] for row in members])
-    _executemany(_INSERT_ROLE, roles)
+        drivers.extend(fold_drivers(root, rest))
+    executemany(_REPLACE_MEMBER, members)
+    ids = [row[0] for row in members]
+    delete_where_in("role", "member", ids)
+    executemany(_INSERT_ROLE, roles)
+    delete_where_in("driver", "member", ids)
+    executemany(insert_sql("driver", DRIVER_COLUMNS), drivers)
 
 
 # --- posts ---------------------------------------------------------------------------------
@@ -449,31 +448,31 @@ def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
     # search row is written when the post row is new (or, defensively, if its text
     # somehow differs), not on every refold.
     indexed: dict[str, tuple] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         cursor = database.execute_sql(
-            f"SELECT id, title, details, place FROM post WHERE id IN ({_marks(chunk)})", chunk
+            f"SELECT id, title, details, place FROM post WHERE id IN ({marks(chunk)})", chunk
         )
         indexed.update((row[0], row[1:]) for row in cursor)
-    _executemany(_UPSERT_POST, posts)
+    executemany(_UPSERT_POST, posts)
     text = POST_COLUMNS.index("title"), POST_COLUMNS.index("details"), POST_COLUMNS.index("place")
     stale = [row[0] for row in posts if indexed.get(row[0]) != tuple(row[i] for i in text)]
-    for chunk in _chunks(stale):
+    for chunk in chunks(stale):
         rowids = database.execute_sql(
-            f"SELECT rowid FROM post WHERE id IN ({_marks(chunk)})", chunk
+            f"SELECT rowid FROM post WHERE id IN ({marks(chunk)})", chunk
         ).fetchall()
-        _executemany("DELETE FROM post_fts WHERE rowid = ?", rowids)
+        executemany("DELETE FROM post_fts WHERE rowid = ?", rowids)
         database.execute_sql(
             "INSERT INTO post_fts (rowid, post_id, title, details, place) "
-            f"SELECT rowid, id, title, details, place FROM post WHERE id IN ({_marks(chunk)})",
+            f"SELECT rowid, id, title, details, place FROM post WHERE id IN ({marks(chunk)})",
             chunk,
         )
     for table in ("comment", "helper", "thanks", "post_line", "pledge"):
-        _delete_where_in(table, "post", ids)
-    _executemany(_INSERT_COMMENT, comments)
-    _executemany(_INSERT_HELPER, helpers)
-    _executemany(_INSERT_THANKS, thanks)
-    _executemany(_INSERT_LINE, lines)
-    _executemany(_INSERT_PLEDGE, pledges)
+        delete_where_in(table, "post", ids)
+    executemany(_INSERT_COMMENT, comments)
+    executemany(_INSERT_HELPER, helpers)
+    executemany(_INSERT_THANKS, thanks)
+    executemany(_INSERT_LINE, lines)
+    executemany(_INSERT_PLEDGE, pledges)
 
 
 # --- trust ---------------------------------------------------------------------------------
@@ -489,7 +488,7 @@ def _fold_trust(root: Record, rest: list[Record]) -> tuple:
 
 
 def _write_trust(entities: list[tuple[Record, list[Record]]]) -> None:
-    _executemany(_REPLACE_TRUST, [_fold_trust(root, rest) for root, rest in entities])
+    executemany(_REPLACE_TRUST, [_fold_trust(root, rest) for root, rest in entities])
 
 
 # --- organisations, the item catalogue, shifts --------------------------------------------
@@ -523,9 +522,9 @@ def _write_orgs(entities: list[tuple[Record, list[Record]]]) -> None:
         row, org_roles = _fold_org(root, rest)
         orgs.append(row)
         roles.extend(org_roles)
-    _executemany(_REPLACE_ORG, orgs)
-    _delete_where_in("org_role", "org", [row[0] for row in orgs])
-    _executemany(_INSERT_ORG_ROLE, roles)
+    executemany(_REPLACE_ORG, orgs)
+    delete_where_in("org_role", "org", [row[0] for row in orgs])
+    executemany(_INSERT_ORG_ROLE, roles)
 
 
 def item_match_key(name: str, unit: str) -> str:
@@ -543,7 +542,7 @@ def _fold_item(root: Record, rest: list[Record]) -> tuple:
 
 
 def _write_items(entities: list[tuple[Record, list[Record]]]) -> None:
-    _executemany(_REPLACE_ITEM, [_fold_item(root, rest) for root, rest in entities])
+    executemany(_REPLACE_ITEM, [_fold_item(root, rest) for root, rest in entities])
 
 
 def _fold_shift(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
@@ -595,9 +594,9 @@ def _write_shifts(entities: list[tuple[Record, list[Record]]]) -> None:
         row, shift_volunteers = _fold_shift(root, rest)
         shifts.append(row)
         volunteers.extend(shift_volunteers)
-    _executemany(_REPLACE_SHIFT, shifts)
-    _delete_where_in("shift_volunteer", "shift", [row[0] for row in shifts])
-    _executemany(_INSERT_VOLUNTEER, volunteers)
+    executemany(_REPLACE_SHIFT, shifts)
+    delete_where_in("shift_volunteer", "shift", [row[0] for row in shifts])
+    executemany(_INSERT_VOLUNTEER, volunteers)
 
 
 WRITERS = {
@@ -608,4 +607,5 @@ WRITERS = {
     "org": _write_orgs,
     "item": _write_items,
     "shift": _write_shifts,
+    "ride": write_rides,
 }

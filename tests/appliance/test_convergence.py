@@ -186,7 +186,7 @@ def step(draw, world: World) -> None:
     elif action == "untrust":
         make("trust.revoked", {"last_seq": draw(st.integers(0, 5))}, choose(world.grants))
     elif action == "unknown":
-        make("ride.requested", {"seats": draw(st.integers(1, 4))})
+        make("carpool.offered", {"seats": draw(st.integers(1, 4))})
     else:
         food_step(draw, world, action, make, choose, someone)
 

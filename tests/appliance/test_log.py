@@ -211,10 +211,10 @@ def test_records_may_arrive_before_the_entity_they_feed(box, peer):
 
 def test_unknown_kinds_are_stored_but_not_applied(box, peer):
     state = snapshot()
-    future = peer.make("ride.requested", {"from": "here", "seats": 2})
+    future = peer.make("carpool.offered", {"from": "here", "seats": 2})
     result = box.log.ingest([future.line])
     assert result.ok and result.accepted == [future.id]
-    assert StoredRecord.get_by_id(future.id).kind == "ride.requested"
+    assert StoredRecord.get_by_id(future.id).kind == "carpool.offered"
     assert snapshot() == state
 
 

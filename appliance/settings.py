@@ -70,6 +70,21 @@ SETTINGS = [
         7,
         "How many backups of this box `kith backup` keeps in a folder (the oldest go first).",
     ),
+    Setting(
+        "ride_regular_hours",
+        24,
+        "Hours a rider's regular driver has a new ride to themselves before all drivers see it.",
+    ),
+    Setting(
+        "ride_alert_hours",
+        48,
+        "A ride still without a driver this many hours before it is due alerts the coordinators.",
+    ),
+    Setting(
+        "driver_warn_days",
+        30,
+        "Days before a driver's checks expire that the driver and staff are told.",
+    ),
 ]
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 ENV_PREFIX = "KITH_"

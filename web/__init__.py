@@ -43,6 +43,8 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         api,
         assisted,
         board,
+        coordinating,
+        driving,
         errors,
         food,
         food_export,
@@ -51,9 +53,11 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         health,
         kiosk,
         posting,
+        rides,
         shifts,
         staff,
         templating,
+        travel_staff,
     )
 
     # Load the actor before CSRF checks run, so even a refused form's page knows who
@@ -72,4 +76,6 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     app.register_blueprint(assisted.bp)
     for food_area in (food, food_staff, shifts, food_insight, food_export):
         app.register_blueprint(food_area.bp)
+    for travel_area in (rides, travel_staff, driving, coordinating):
+        app.register_blueprint(travel_area.bp)
     return app

@@ -1,0 +1,7 @@
+"""(being written) community travel pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("driving", __name__)

@@ -148,17 +148,19 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
       date's own takers in order; a `ride.paid` booking joins the date's takers (only
       the first booking counts). The first of them has the journey; the drivers after
       it lost it (their pages say so).
-    - State: cancelled (that date, or the whole request, unless the journey was done),
-      else done / on the way (only by the journey's driver), else paid or driver found,
-      else open.
+    - State: done if the journey's driver said so (even if a cancellation crossed it:
+      it happened), else cancelled (that date, or the whole request), else on the way
+      (only by the journey's driver), else driver found, else paid, else open.
     """
     b = root.body
     series = _Takers()
     takers: dict[str, _Takers] = {}
     handed_back: dict[str, set[str]] = {}  # date -> drivers who handed that date back
     booked: dict[str, dict] = {}
-    started: dict[str, str] = {}
-    done: dict[str, tuple[str, int | None]] = {}
+    # Per date, every member who said they set off / did it (and their miles): only the
+    # journey's driver counts, so a driver who lost the journey cannot undo the winner's.
+    started: dict[str, set[str]] = {}
+    done: dict[str, dict[str, int | None]] = {}
     cancelled_dates: set[str] = set()
     cancelled, reason, sealed = False, None, None
     touched: dict[str, int] = {}
@@ -183,10 +185,10 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
         elif kind == "ride.paid" and date not in booked:
             booked[date] = dict(body, by=author)
             takers.setdefault(date, _Takers()).take(("paid", date))
-        elif kind == "ride.started":
-            started[date] = author
-        elif kind == "ride.done":
-            done[date] = (author, body["miles"])
+        elif kind == "ride.started" and author:
+            started.setdefault(date, set()).add(author)
+        elif kind == "ride.done" and author:
+            done.setdefault(date, {})[author] = body["miles"]
         elif kind == "ride.cancelled":
             if date is None:
                 cancelled, reason = True, body["reason"]
@@ -205,12 +207,13 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
         winner = holders[0] if holders else None
         driver = winner if isinstance(winner, str) else None
         lost = [h for h in holders[1:] if isinstance(h, str)]
-        did, miles = done.get(date, (None, None))
-        if date in cancelled_dates or (cancelled and not (driver and did == driver)):
+        did = driver is not None and driver in done.get(date, {})
+        miles = done.get(date, {}).get(driver)
+        if did:
+            state = "done"  # it happened: a cancellation that crossed it changes nothing
+        elif date in cancelled_dates or cancelled:
             state = "cancelled"
-        elif driver and did == driver:
-            state = "done"
-        elif driver and started.get(date) == driver:
+        elif driver and driver in started.get(date, set()):
             state = "on_the_way"
         elif driver:
             state = "driver_found"

@@ -8,12 +8,13 @@ format is written down in sync/PROTOCOL.md ("Bundles"); in short:
     frame*        flag (1 byte) | length (4 bytes, big-endian) | ciphertext | signature (64)
 
 Boxes only have Ed25519 keys; the X25519 keys for encryption are derived from them the
-standard way (libsodium's crypto_sign_ed25519_{pk,sk}_to_curve25519). Each frame holds up
-to FRAME_BYTES of JSON Lines, encrypted with ChaCha20-Poly1305 under a key derived
-(HKDF-SHA256) from an ephemeral X25519 exchange with the recipient and the header, with
-the frame number as nonce and the final-frame flag authenticated, and signed by the
-sender over a running SHA-256 of the header and every frame so far. Memory stays bounded
-by a frame or two whatever the size of the bundle.
+standard way (libsodium's crypto_sign_ed25519_{pk,sk}_to_curve25519, in appliance/sealing.py,
+which seals ride addresses with the same keys). Each frame holds up to FRAME_BYTES of
+JSON Lines, encrypted with ChaCha20-Poly1305 under a key derived (HKDF-SHA256) from an
+ephemeral X25519 exchange with the recipient and the header, with the frame number as
+nonce and the final-frame flag authenticated, and signed by the sender over a running
+SHA-256 of the header and every frame so far. Memory stays bounded by a frame or two
+whatever the size of the bundle.
 
 API:
 
@@ -44,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.records import b64url, unb64url
+from appliance.sealing import x25519_private_from_ed25519, x25519_public_from_ed25519
 
 FORMAT = "kith-bundle/1"
 FORMAT_FAMILY = "kith-bundle/"
@@ -58,18 +60,6 @@ TAG_BYTES = 16
 SIG_BYTES = 64
 FRAME_HEAD_BYTES = 5
 
-_P = 2**255 - 19
-_D = -121665 * pow(121666, -1, _P) % _P
-# The u coordinates of the points of order 2, 4 and 8: X25519 with them gives all zeros.
-_LOW_ORDER_U = frozenset(
-    {
-        0,
-        1,
-        325606250916557431795983626356110631294008115727848805560023387167927233504,
-        39382357235489614581723060781553021112529911719440698176882885853963445705823,
-    }
-)
-
 
 class BundleError(ValueError):
     """A bundle that must not be written or ingested, with the reason in plain words.
@@ -83,45 +73,6 @@ class BundleError(ValueError):
         super().__init__(message)
         self.code = code
         self.header = header
-
-
-# --- keys ------------------------------------------------------------------------------
-
-
-def x25519_public_from_ed25519(public: bytes) -> bytes:
-    """Return the X25519 public key (u coordinate, 32 bytes) of a raw Ed25519 public key.
-
-    u = (1 + y) / (1 - y) mod 2^255 - 19, where y is the Edwards y coordinate (the key
-    read little-endian with the sign bit cleared). Raise ValueError unless the bytes are
-    a canonical encoding of a point on the curve of more than small order (libsodium
-    also refuses points outside the prime-order subgroup; X25519 clears the cofactor, so
-    accepting them here changes no shared secret an honest box computes).
-    """
-    if len(public) != 32:
-        raise ValueError("an Ed25519 public key is 32 bytes")
-    y = int.from_bytes(public, "little") & ((1 << 255) - 1)
-    sign = public[31] >> 7
-    if y >= _P:
-        raise ValueError("not a canonical Ed25519 public key")
-    yy = y * y % _P
-    x2 = (yy - 1) * pow(_D * yy + 1, -1, _P) % _P
-    if x2 == 0 and sign:
-        raise ValueError("not a canonical Ed25519 public key")
-    if x2 != 0 and pow(x2, (_P - 1) // 2, _P) != 1:
-        raise ValueError("not a point on the Ed25519 curve")
-    if y == 1:
-        raise ValueError("the identity point is not a key")
-    u = (1 + y) * pow(1 - y, -1, _P) % _P
-    if u in _LOW_ORDER_U:
-        raise ValueError("a point of small order is not a key")
-    return u.to_bytes(32, "little")
-
-
-def x25519_private_from_ed25519(key: Ed25519PrivateKey) -> X25519PrivateKey:
-    """Return the X25519 private key of an Ed25519 key: the first 32 bytes of
-    SHA-512(seed), clamped (X25519 clamps them itself)."""
-    scalar = hashlib.sha512(key.private_bytes_raw()).digest()[:32]
-    return X25519PrivateKey.from_private_bytes(scalar)
 
 
 def _origin(key: Ed25519PrivateKey) -> str:

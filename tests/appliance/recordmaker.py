@@ -120,3 +120,41 @@ def post_body(
     if use_by is not None:
         body["use_by"] = use_by
     return body
+
+
+def ride_body(rider: str, **changes) -> dict:
+    """Return a ride.requested body for a rider (a member id); keyword arguments change
+    fields (a one-off pickup on Tuesday 2026-01-13 at 09:30 in London by default)."""
+    body = {
+        "rider": rider,
+        "from_area": "Millbrook",
+        "to_area": "City Hospital",
+        "start": "2026-01-13T09:30",
+        "tz": "Europe/London",
+        "time_is": "pickup",
+        "window": 15,
+        "rrule": None,
+        "return_at": None,
+        "passengers": 1,
+        "needs": [],
+        "regular_driver": None,
+    }
+    return {**body, **changes}
+
+
+def vouch_body(expires: str = "2027-01-01", seats: int = 4, **features: bool) -> dict:
+    """Return a driver.vouched body: a licence check to `expires` and the vehicle."""
+    vehicle = {"seats": seats, "wheelchair": False, "folded_chair": False, "dogs": False}
+    check = {"check": "licence", "label": "Driving licence seen", "seen": "2025-12-01"}
+    return {"checks": [{**check, "expires": expires}], "vehicle": {**vehicle, **features}}
+
+
+def paid_body(date: str, cost: int = 2400, provider: str = "town-taxis") -> dict:
+    """Return a ride.paid body: a booking with a provider for one journey."""
+    return {
+        "date": date,
+        "provider": provider,
+        "provider_name": "Town Taxis",
+        "cost": cost,
+        "reference": "TT-1",
+    }

@@ -1,17 +1,21 @@
 """Convergence: the same set of records gives the same projections, however it arrives.
 
 Three made-up origins write a plausible causal history (centres, members, posts and
-everything that happens to them, moderation, roles, trust, and the food bank records:
+everything that happens to them, moderation, roles, trust, the food bank records:
 organisations and their people, catalogue items, needs and supplies with item lines,
-pledges, claims and withdrawals, shifts with more volunteers than places). Fresh boxes
+pledges, claims and withdrawals, shifts with more volunteers than places; and community
+travel: the centres' travel lists, drivers vouched for and withdrawn by several centres,
+rides one-off and recurring whose journeys and series several drivers at several boxes
+take and hand back, paid bookings, journeys started, done and cancelled). Fresh boxes
 ingest it in random orders, split into random batches, with duplicates, and must end up
 with identical projections: every table in appliance.models.PROJECTIONS and the search
-index. The worked cases at the end pin down the rule of sync/PROTOCOL.md section 4 by
-which pledges made apart are counted.
+index. The worked cases at the end pin down the rules of sync/PROTOCOL.md section 4 by
+which pledges made apart are counted and two drivers who took one journey apart agree.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,22 +27,38 @@ from boxes import snapshot, trust
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from recordmaker import BASE_MS, DAY_MS, Made, Origin, key_from_name, post_body
+from recordmaker import (
+    BASE_MS,
+    DAY_MS,
+    Made,
+    Origin,
+    key_from_name,
+    paid_body,
+    post_body,
+    ride_body,
+    vouch_body,
+)
 
 from appliance.box import KEY_FILE, SECRET_FILE, Box
 from appliance.db import database
 from appliance.models import (
+    AccessNeed,
     Comment,
+    Driver,
     Item,
+    Journey,
     Member,
     Org,
     OrgRole,
     Pledge,
     Post,
     PostLine,
+    Provider,
+    Ride,
     Shift,
     ShiftVolunteer,
 )
+from appliance.records import b64url
 
 # Every receiving box has the same key and clock, so its own trust records (and so its
 # TrustedOrigin rows) are identical too and the whole snapshot can be compared.
@@ -51,6 +71,10 @@ TEXTS = ["Can do Tuesday", "I have a van", "Still needed?", "Merci beaucoup", "o
 SLUGS = ["food", "travel", "tools"]
 ROLES = ["staff", "admin", "driver"]
 ITEMS = [("Baked beans", "tins", "items"), ("Pasta", "dry", "packs"), ("Nappies", "baby", "packs")]
+# Few journey dates, so takes, hand-backs and bookings often meet on one journey.
+DATES = ["2026-01-13", "2026-01-20", "2026-01-27"]
+RULES = [None, "FREQ=WEEKLY;BYDAY=TU", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;COUNT=4"]
+NEEDS = ["wheelchair-stays", "assistance-dog", "hard-of-hearing"]
 
 
 @dataclass
@@ -72,6 +96,9 @@ class World:
     # Pledges and claims: (record id, post, kind, author).
     pledges: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     shifts: list[str] = field(default_factory=list)
+    rides: list[str] = field(default_factory=list)
+    # Who has taken something of each ride: mostly they start and finish its journeys.
+    takers: dict[str, list[str]] = field(default_factory=dict)
 
 
 def step(draw, world: World) -> None:
@@ -114,7 +141,14 @@ def step(draw, world: World) -> None:
     if world.items:
         food.append("item_change")
     food += ["org", "item", "join"]
-    action = choose(food if draw(st.booleans()) else actions)
+    # Community travel: rides need a rider, so members come first.
+    travel = ["join"] if len(world.members) < 2 else ["ride", "vouch", "unvouch"]
+    if world.rides:
+        travel += ["take"] * 6 + ["hand_back"] * 3 + ["take_series", "hand_back_series"] * 2
+        travel += ["start", "done"] * 2 + ["paid", "paid", "cancel", "addresses", "addresses"]
+    if world.centres:
+        travel.append("travel_list")
+    action = choose([actions, food, travel][draw(st.integers(0, 2))])
 
     def make(kind, body, subject=None, author=None) -> Made:
         rec = origin.make(kind, body, subject=subject, author=author)
@@ -187,8 +221,10 @@ def step(draw, world: World) -> None:
         make("trust.revoked", {"last_seq": draw(st.integers(0, 5))}, choose(world.grants))
     elif action == "unknown":
         make("carpool.offered", {"seats": draw(st.integers(1, 4))})
-    else:
+    elif action in FOOD_ACTIONS:
         food_step(draw, world, action, make, choose, someone)
+    else:
+        travel_step(draw, world, action, make, choose, someone)
 
 
 def food_step(draw, world: World, action: str, make, choose, someone) -> None:
@@ -275,11 +311,91 @@ def food_step(draw, world: World, action: str, make, choose, someone) -> None:
         make("shift.cancelled", {"reason": choose(["", "Snow"])}, choose(world.shifts), someone())
 
 
+FOOD_ACTIONS = {
+    "org",
+    "org_change",
+    "org_role",
+    "item",
+    "item_change",
+    "food_post",
+    "pledge",
+    "withdraw_pledge",
+    "shift",
+    "volunteer",
+    "unvolunteer",
+    "cancel_shift",
+}
+
+
+def travel_step(draw, world: World, action: str, make, choose, someone) -> None:
+    """Write one community travel record (lists, vouches, rides and their journeys)."""
+    date = lambda: choose(DATES)  # noqa: E731
+    ride = lambda: choose(world.rides)  # noqa: E731
+    if action == "travel_list":
+        # Usually the origin's own centre; sometimes another's, which must be ignored.
+        kind = choose(["access_need.set", "driver_check.set", "provider.set"])
+        slug = choose(["wheelchair-stays", "escort", "licence", "town-taxis"])
+        label = "name" if kind == "provider.set" else "label"
+        body = {"slug": slug, label: choose(["One", "Two"]), "active": draw(st.booleans())}
+        if kind == "access_need.set":
+            body["requires"] = choose([None, "wheelchair", "dogs"])
+        make(kind, body, choose(world.centres), someone())
+    elif action == "vouch":
+        body = vouch_body(
+            choose(["2026-01-10", "2027-01-01"]),
+            draw(st.integers(1, 4)),
+            wheelchair=draw(st.booleans()),
+            dogs=draw(st.booleans()),
+        )
+        make("driver.vouched", body, someone(), someone())
+    elif action == "unvouch":
+        make("driver.withdrawn", {"reason": choose(["", "Moved away"])}, someone(), someone())
+    elif action == "ride":
+        needs = draw(st.lists(st.sampled_from(NEEDS), unique=True, max_size=2))
+        body = ride_body(
+            someone(),
+            start=choose(["2026-01-13T09:30", "2026-01-13T23:30"]),
+            tz=choose(["Europe/London", "Europe/London", "Nowhere/Unknown"]),
+            rrule=choose(RULES),
+            return_at=choose([None, "16:00"]),
+            passengers=draw(st.integers(1, 3)),
+            needs=needs,
+            regular_driver=choose([None, someone()]),
+        )
+        world.rides.append(make("ride.requested", body, None, someone()).id)
+    elif action == "addresses":
+        # From any origin: only the ride's own origin's count.
+        sealed = {o.origin: b64url(bytes([n]) * 60) for n, o in enumerate(world.origins)}
+        make("ride.addresses", {"sealed": sealed}, ride(), someone())
+    elif action in ("take", "hand_back", "take_series", "hand_back_series"):
+        kind = "ride.taken" if action.startswith("take") else "ride.handed_back"
+        # Now and then a record without an author, which takes or hands back nothing.
+        author = choose([someone(), someone(), someone(), None])
+        subject = ride()
+        if author and kind == "ride.taken":
+            world.takers.setdefault(subject, []).append(author)
+        make(kind, {"date": None if action.endswith("series") else date()}, subject, author)
+    elif action in ("start", "done"):
+        subject = ride()
+        author = choose([*world.takers.get(subject, []), someone()])
+        if action == "start":
+            make("ride.started", {"date": date()}, subject, author)
+        else:
+            body = {"date": date(), "miles": choose([None, 0, 12])}
+            make("ride.done", body, subject, author)
+    elif action == "paid":
+        body = paid_body(date(), draw(st.integers(0, 5000)), choose(["town-taxis", "dial-a-ride"]))
+        make("ride.paid", body, ride(), someone())
+    elif action == "cancel":
+        body = {"date": choose([None, *DATES]), "reason": choose(["", "In hospital"])}
+        make("ride.cancelled", body, ride(), someone())
+
+
 @st.composite
 def histories(draw) -> list[Made]:
     """Return the records of a random, causally plausible history of three origins."""
     world = World([Origin(name) for name in ORIGIN_NAMES])
-    for _ in range(draw(st.integers(3, 60))):
+    for _ in range(draw(st.integers(3, 70))):
         step(draw, world)
     return world.records
 
@@ -321,7 +437,7 @@ def receiving_box(root: Path, origins: list[str]) -> Box:
     return box
 
 
-COUNTED = (Post, Member, Comment, Org, Item, Shift, PostLine)
+COUNTED = (Post, Member, Comment, Org, Item, Shift, PostLine, Ride, Journey)
 
 
 @contextmanager
@@ -363,8 +479,18 @@ def test_any_arrival_order_gives_the_same_projections(data):
         kinds.count("item.created"),
         kinds.count("shift.created"),
         sum(len(r.fields["body"].get("lines", ())) for r in records),
+        kinds.count("ride.requested"),
+        # A journey row for each date some record of the ride names.
+        len(
+            {
+                (r.fields["subject"], r.fields["body"]["date"])
+                for r in records
+                if r.fields["kind"].startswith("ride.") and r.fields["body"].get("date")
+            }
+        ),
     )
     assert_totals_add_up(in_order)
+    assert_journeys_make_sense(in_order)
     for number in range(2):
         plan = data.draw(deliveries(n), label=f"delivery {number}")
         dump, _ = receive(records, plan)
@@ -383,6 +509,20 @@ def assert_totals_add_up(dump: dict) -> None:
     for row in dump["shift"]:
         people, coming, waiting = row[7], row[13], row[14]
         assert coming == min(people, coming + waiting)
+
+
+def assert_journeys_make_sense(dump: dict) -> None:
+    """Check a snapshot's journeys: one holder each, who never also lost it."""
+    states = {"open", "driver_found", "on_the_way", "done", "paid", "cancelled"}
+    for _ride, _date, driver, state, provider, _name, cost, _ref, miles, lost, _ms in dump[
+        "journey"
+    ]:
+        assert state in states
+        assert driver not in json.loads(lost)
+        assert (provider is not None) == (cost is not None) == (state == "paid")
+        assert state != "paid" or driver is None
+        assert state not in ("driver_found", "on_the_way", "done") or driver is not None
+        assert miles is None or state == "done"
 
 
 def test_an_origin_with_two_centre_records_still_converges():
@@ -624,3 +764,179 @@ def test_only_the_organisations_and_items_own_box_changes_them():
     # East takes Bo off again: the last record of the organisation's own box wins.
     w.make(w.at(w.east, 9000), "org.role.set", {"member": w.bo, "role": None}, w.bank, w.ann)
     assert agreed(w.records, look)[1] == [(w.ann, "organiser")]
+
+
+# --- the ride rules of sync/PROTOCOL.md section 4, worked through ----------------------
+
+DAY = "2026-01-13"
+
+
+@dataclass
+class Riding:
+    """Two boxes apart: Ann's ride at east; Dee (east) and Eli (west) drive."""
+
+    east: Origin = field(default_factory=lambda: Origin("east"))
+    west: Origin = field(default_factory=lambda: Origin("west"))
+    records: list[Made] = field(default_factory=list)
+
+    def make(self, origin: Origin, kind: str, body: dict, subject=None, author=None) -> Made:
+        rec = origin.make(kind, body, subject=subject, author=author)
+        self.records.append(rec)
+        return rec
+
+    def __post_init__(self):
+        self.ann = self.make(self.east, "member.joined", {"name": "Ann"}).id
+        self.dee = self.make(self.east, "member.joined", {"name": "Dee"}).id
+        self.eli = self.make(self.west, "member.joined", {"name": "Eli"}).id
+        rule = "FREQ=WEEKLY;BYDAY=TU;COUNT=3"
+        body = ride_body(self.ann, rrule=rule)
+        self.ride = self.make(self.east, "ride.requested", body, author=self.ann).id
+
+    def at(self, origin: Origin, ms: int) -> Origin:
+        """Set an origin's clock to BASE_MS + ms for its next record; return it."""
+        origin.hlc = [BASE_MS + ms, -1]
+        return origin
+
+    def act(self, origin: Origin, ms: int, kind: str, body: dict, author: str) -> Made:
+        """Write a record about the ride at a time (BASE_MS + ms)."""
+        return self.make(self.at(origin, ms), kind, body, self.ride, author)
+
+
+def journeys() -> dict[str, tuple]:
+    """Return a box's journeys by date: (driver, state, lost, provider, cost, miles)."""
+    return {
+        j.date: (j.driver, j.state, json.loads(j.lost), j.provider, j.cost, j.miles)
+        for j in Journey.select()
+    }
+
+
+def series() -> tuple:
+    ride = Ride.get()
+    return ride.series_driver, json.loads(ride.series_lost), ride.cancelled
+
+
+def test_two_drivers_who_took_one_journey_apart_agree_on_the_first():
+    w = Riding()
+    dee = w.act(w.east, 1000, "ride.taken", {"date": DAY}, w.dee)
+    eli = w.act(w.west, 2000, "ride.taken", {"date": DAY}, w.eli)
+    # Apart, each box gives the journey to its own driver.
+    for alone in ([r for r in w.records if r is not eli], [r for r in w.records if r is not dee]):
+        with received(alone, [list(range(len(alone)))]):
+            (driver, state, lost, *_rest) = journeys()[DAY]
+            assert (state, lost) == ("driver_found", [])
+            assert driver == (w.dee if dee in alone else w.eli)
+    # Together, every box: Dee came first, Eli lost it and is told.
+    assert agreed(w.records, journeys) == {DAY: (w.dee, "driver_found", [w.eli], None, None, None)}
+    # Dee hands it back: Eli has it and nobody lost it.
+    w.act(w.east, 3000, "ride.handed_back", {"date": DAY}, w.dee)
+    assert agreed(w.records, journeys)[DAY][:3] == (w.eli, "driver_found", [])
+    # Dee takes it again: to the back, behind Eli.
+    w.act(w.east, 4000, "ride.taken", {"date": DAY}, w.dee)
+    assert agreed(w.records, journeys)[DAY][:3] == (w.eli, "driver_found", [w.dee])
+
+
+def test_at_the_same_moment_the_origin_decides():
+    w = Riding()
+    dee = w.act(w.east, 1000, "ride.taken", {"date": DAY}, w.dee)
+    eli = w.act(w.west, 1000, "ride.taken", {"date": DAY}, w.eli)
+    (_, first), (_, second) = sorted([(w.east.origin, dee), (w.west.origin, eli)])
+    driver, _state, lost, *_rest = agreed(w.records, journeys)[DAY]
+    assert (driver, lost) == (first.fields["author"], [second.fields["author"]])
+
+
+def test_the_series_driver_has_every_date_they_did_not_hand_back():
+    w = Riding()
+    w.act(w.east, 1000, "ride.taken", {"date": DAY}, w.dee)
+    w.act(w.west, 2000, "ride.taken", {"date": None}, w.eli)
+    w.act(w.east, 2500, "ride.taken", {"date": None}, w.dee)  # second for the series
+    w.act(w.west, 3000, "ride.handed_back", {"date": "2026-01-20"}, w.eli)
+    w.act(w.east, 3500, "ride.taken", {"date": "2026-01-20"}, w.dee)
+    assert agreed(w.records, series) == (w.eli, [w.dee], False)
+    # Taken later, the series still comes first: Dee lost the date she took first.
+    assert agreed(w.records, journeys) == {
+        DAY: (w.eli, "driver_found", [w.dee], None, None, None),
+        "2026-01-20": (w.dee, "driver_found", [], None, None, None),
+    }
+    # Eli hands the series back: Dee, second for the series, has it now.
+    w.act(w.west, 4000, "ride.handed_back", {"date": None}, w.eli)
+    assert agreed(w.records, series) == (w.dee, [], False)
+    assert agreed(w.records, journeys)[DAY][:3] == (w.dee, "driver_found", [])
+
+
+def test_only_the_first_paid_booking_counts_and_a_driver_before_it_wins():
+    w = Riding()
+    cy = w.make(w.west, "member.joined", {"name": "Cy"}).id
+    w.act(w.east, 1000, "ride.paid", paid_body(DAY, 2400), w.ann)
+    w.act(w.west, 1500, "ride.paid", paid_body(DAY, 9900, "dial-a-ride"), cy)
+    assert agreed(w.records, journeys) == {DAY: (None, "paid", [], "town-taxis", 2400, None)}
+    # A driver who takes it after the booking lost it to the booking.
+    w.act(w.west, 2000, "ride.taken", {"date": DAY}, w.eli)
+    assert agreed(w.records, journeys)[DAY] == (None, "paid", [w.eli], "town-taxis", 2400, None)
+    # On another date a driver took it first: the booking is unused.
+    later = "2026-01-20"
+    w.act(w.east, 3000, "ride.taken", {"date": later}, w.dee)
+    w.act(w.west, 3500, "ride.paid", paid_body(later), cy)
+    assert agreed(w.records, journeys)[later] == (w.dee, "driver_found", [], None, None, None)
+    # ... until the driver hands it back.
+    w.act(w.east, 4000, "ride.handed_back", {"date": later}, w.dee)
+    assert agreed(w.records, journeys)[later][:2] == (None, "paid")
+
+
+def test_only_the_journeys_driver_starts_and_finishes_it_and_cancelling_is_final():
+    w = Riding()
+    later = "2026-01-20"
+    w.act(w.east, 1000, "ride.taken", {"date": None}, w.dee)
+    w.act(w.west, 1500, "ride.started", {"date": DAY}, w.eli)  # not Eli's journey
+    assert agreed(w.records, journeys)[DAY][:2] == (w.dee, "driver_found")
+    w.act(w.east, 2000, "ride.started", {"date": DAY}, w.dee)
+    assert agreed(w.records, journeys)[DAY][:2] == (w.dee, "on_the_way")
+    w.act(w.east, 3000, "ride.done", {"date": DAY, "miles": 14}, w.dee)
+    assert agreed(w.records, journeys)[DAY] == (w.dee, "done", [], None, None, 14)
+    # Cancelling the whole request leaves a journey done by its driver done.
+    w.act(w.east, 4000, "ride.cancelled", {"date": None, "reason": "Moved"}, w.ann)
+    assert agreed(w.records, journeys)[DAY][1] == "done"
+    assert agreed(w.records, series) == (w.dee, [], True)
+    # A date cancelled is cancelled whatever comes after it.
+    w.act(w.east, 5000, "ride.cancelled", {"date": later, "reason": ""}, w.ann)
+    w.act(w.east, 6000, "ride.taken", {"date": later}, w.dee)
+    assert agreed(w.records, journeys)[later][:2] == (w.dee, "cancelled")
+
+
+def test_only_the_rides_own_box_gives_its_addresses():
+    w = Riding()
+    own = {w.east.origin: b64url(b"from east" * 5)}
+    w.act(w.east, 1000, "ride.addresses", {"sealed": own}, w.ann)
+    w.act(w.west, 2000, "ride.addresses", {"sealed": {w.west.origin: "AAAA"}}, w.eli)
+    assert json.loads(agreed(w.records, lambda: Ride.get().sealed)) == own
+
+
+def test_each_centre_keeps_its_own_vouch_for_a_driver():
+    w = Riding()
+    w.make(w.at(w.east, 1000), "driver.vouched", vouch_body("2026-06-30"), w.eli, w.ann)
+    w.make(w.at(w.west, 2000), "driver.vouched", vouch_body("2026-03-31", 2), w.eli, w.eli)
+    # West withdraws: only its own vouch goes. East's later vouch replaces its first.
+    w.make(w.at(w.west, 3000), "driver.withdrawn", {"reason": ""}, w.eli, w.eli)
+    w.make(w.at(w.east, 2500), "driver.vouched", vouch_body("2026-09-30", 6), w.eli, w.ann)
+
+    def drivers():
+        rows = Driver.select().order_by(Driver.origin)
+        return [(d.member, d.origin, d.seats, d.valid_to) for d in rows]
+
+    assert agreed(w.records, drivers) == [(w.eli, w.east.origin, 6, "2026-09-30")]
+
+
+def test_travel_lists_come_only_from_the_centres_own_box():
+    w = Riding()
+    centre = w.make(w.east, "centre.created", {"name": "East", "timezone": "Europe/London"}).id
+    need = {"slug": "escort", "label": "Escort", "requires": None, "active": True}
+    w.make(w.at(w.east, 1000), "access_need.set", need, centre, w.ann)
+    w.make(w.at(w.west, 2000), "access_need.set", {**need, "label": "Taken"}, centre, w.eli)
+    w.make(w.at(w.east, 3000), "access_need.set", {**need, "requires": "dogs"}, centre, w.ann)
+    provider = {"slug": "town-taxis", "name": "Town Taxis", "active": True}
+    w.make(w.at(w.west, 4000), "provider.set", provider, centre, w.eli)
+
+    def lists():
+        needs = [(n.origin, n.slug, n.label, n.requires) for n in AccessNeed.select()]
+        return needs, Provider.select().count()
+
+    assert agreed(w.records, lists) == ([(w.east.origin, "escort", "Escort", "dogs")], 0)

@@ -144,8 +144,9 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
 
     - The series: `ride.taken` / `ride.handed_back` with date null; the first remaining
       taker has every journey, later takers have lost the series.
-    - A journey (date): the series driver unless they handed that date back, then the
-      date's own takers in order; a `ride.paid` booking joins the date's takers (only
+    - A journey (date): the driver who marked it done while holding it, if any; else
+      the series driver unless they handed that date back, then the date's own takers
+      in order; a `ride.paid` booking joins the date's takers (only
       the first booking counts). The first of them has the journey; the drivers after
       it lost it (their pages say so).
     - State: done if the journey's driver said so (even if a cancellation crossed it:
@@ -164,6 +165,15 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
     cancelled_dates: set[str] = set()
     cancelled, reason, sealed = False, None, None
     touched: dict[str, int] = {}
+    # A journey its driver marked done stays theirs whatever comes after (handing the
+    # series back later must not undo a journey that happened).
+    kept: dict[str, str] = {}
+
+    def holder(date: str):
+        if series.order and series.order[0] not in handed_back.get(date, set()):
+            return series.order[0]
+        order = takers[date].order if date in takers else []
+        return order[0] if order else None
 
     for r in rest:
         kind, body, author, ms = r.kind, r.body, r.author, r.hlc[0]
@@ -189,6 +199,8 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
             started.setdefault(date, set()).add(author)
         elif kind == "ride.done" and author:
             done.setdefault(date, {})[author] = body["miles"]
+            if date not in kept and holder(date) == author:
+                kept[date] = author
         elif kind == "ride.cancelled":
             if date is None:
                 cancelled, reason = True, body["reason"]
@@ -198,8 +210,9 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
     series_driver = series.order[0] if series.order else None
     journeys = []
     for date in sorted(touched):
-        holders = []
-        if series_driver and series_driver not in handed_back.get(date, set()):
+        holders = [kept[date]] if date in kept else []
+        handed = handed_back.get(date, set())
+        if series_driver and series_driver not in handed and series_driver not in holders:
             holders.append(series_driver)
         for who in takers.get(date, _Takers()).order:
             if who not in holders:

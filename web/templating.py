@@ -8,6 +8,7 @@ from flask import request, url_for
 from flask_babel import format_date, format_datetime, format_timedelta
 from markupsafe import Markup, escape
 
+from appliance.services import drivers, ride_access
 from web.context import actor, box
 
 
@@ -52,7 +53,17 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _globals():
-        return {"actor": actor(), "centre": box().centre, "request_path": request.path}
+        me = actor()
+        return {
+            "actor": me,
+            "centre": box().centre,
+            "request_path": request.path,
+            # Who sees the driving and coordinating links: decided by the services.
+            "travel_nav": {
+                "drive": me is not None and drivers.is_authorised(box(), me),
+                "coordinate": ride_access.is_coordinator(me),
+            },
+        }
 
     app.after_request(add_security_headers)
 

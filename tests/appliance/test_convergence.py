@@ -940,3 +940,16 @@ def test_travel_lists_come_only_from_the_centres_own_box():
         return needs, Provider.select().count()
 
     assert agreed(w.records, lists) == ([(w.east.origin, "escort", "Escort", "dogs")], 0)
+
+
+def test_a_journey_done_stays_with_its_driver_when_the_series_is_handed_back():
+    w = Riding()
+    w.act(w.east, 1000, "ride.taken", {"date": None}, w.dee)
+    w.act(w.east, 2000, "ride.done", {"date": DAY, "miles": 7}, w.dee)
+    w.act(w.east, 3000, "ride.handed_back", {"date": None}, w.dee)
+    # The journey happened: it stays done and hers (and her miles count).
+    assert agreed(w.records, journeys)[DAY] == (w.dee, "done", [], None, None, 7)
+    assert agreed(w.records, series) == (None, [], False)
+    # A driver who says "done" for a journey they never held changes nothing.
+    w.act(w.west, 4000, "ride.done", {"date": "2026-01-20", "miles": 3}, w.eli)
+    assert agreed(w.records, journeys)["2026-01-20"][:2] == (None, "open")

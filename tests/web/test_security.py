@@ -10,7 +10,18 @@ import pytest
 from pagetools import ADMIN, PASSWORD, Browser, Page, actor, member_id, new_post, record_count
 
 from appliance.models import Item
-from appliance.services import board, catalogue, food, members, orgs, shifts
+from appliance.services import (
+    board,
+    catalogue,
+    drivers,
+    driving,
+    food,
+    members,
+    orgs,
+    rides,
+    shifts,
+    travel_lists,
+)
 
 CSRF_MESSAGE = (
     "This form had expired or did not come from this board. "
@@ -118,7 +129,8 @@ def food_setup(w: World) -> dict:
         shop = orgs.create_org(box, admin, {"name": "Shop", "type": "shop", "place": "High St"})
         orgs.set_org_role(box, admin, bank, admin.id, "organiser")
         orgs.set_org_role(box, admin, shop, w.bob_id, "organiser")
-        need = food.create_need(box, admin, {"org": bank, "title": "Tins"}, [(beans, "10")])
+        data = {"org": bank, "title": "Tins", "needed_by": "2027-03-24"}
+        need = food.create_need(box, admin, data, [(beans, "10")])
         bob = actor(box, "Bob")
         supply = food.create_supply(box, bob, {"org": shop, "title": "Tins"}, [(beans, "10")])
         w.food = {
@@ -226,7 +238,13 @@ CASES = {
     "/food/needs/new": (
         "admin",
         lambda w: food_setup(w) and "/food/needs/new",
-        {"org": "BANK", "title": "Forged need", "item-0": "BEANS", "qty-0": "3"},
+        {
+            "org": "BANK",
+            "title": "Forged need",
+            "needed_by": "2027-03-24",
+            "item-0": "BEANS",
+            "qty-0": "3",
+        },
     ),
     "/food/supplies/new": (
         "admin",
@@ -254,6 +272,150 @@ CASES = {
         {},
     ),
 }
+
+
+# --- community travel (issue 6) -----------------------------------------------------
+
+# Dates around the web tests' clock (2027-03-17): seen before it, running out after it.
+DRIVER_DATA = {
+    "seen-licence": "2027-01-10",
+    "expires-licence": "2030-01-01",
+    "seen-insurance": "2027-03-01",
+    "expires-insurance": "2028-02-28",
+    "seen-dbs": "2026-05-01",
+    "expires-dbs": "2029-05-01",
+    "seats": "4",
+    "wheelchair": "1",
+}
+# A ride three days after the web tests' fixed clock.
+RIDE_DATA = {
+    "from_address": "1 Forged Row",
+    "to_address": "2 Forged Street",
+    "from_area": "Millbrook",
+    "to_area": "City Hospital",
+    "date": "2027-03-20",
+    "time": "09:30",
+    "time_is": "pickup",
+    "window": "15",
+    "repeat": "none",
+    "return_at": "",
+    "passengers": "1",
+    "notes": "",
+}
+DRIVING_RIDE = {
+    "from_area": "Millbrook",
+    "to_area": "City Hospital",
+    "from_address": "12 Mill Lane",
+    "to_address": "City Hospital",
+    "date": "2027-03-22",  # a Monday
+    "time": "10:00",
+    "repeat": "weekly",
+    "passengers": "1",
+}
+
+
+def vouched_driver(w: World) -> str:
+    """Record Bob's checks as the admin (through the service); return his id."""
+    box = w.admin.client.application.extensions["kith_box"]
+    checks = {
+        c: (DRIVER_DATA[f"seen-{c}"], DRIVER_DATA[f"expires-{c}"])
+        for c in ("licence", "insurance", "dbs")
+    }
+    drivers.vouch(box, actor(box, ADMIN), w.bob_id, checks, {"seats": "4"})
+    return w.bob_id
+
+
+def alice_ride(w: World) -> str:
+    """Ask for a ride as Alice; return its id."""
+    box = w.alice.client.application.extensions["kith_box"]
+    return rides.request_ride(box, actor(box, "Alice"), RIDE_DATA)
+
+
+def driving_setup(w: World) -> dict:
+    """Bob vouched as a driver; Alice's weekly ride from Monday 22 March and her ride
+    today (Wednesday 17 March) at 18:00, which Bob took; a paid service (made once)."""
+    if not hasattr(w, "driving"):
+        box = w.admin.client.application.extensions["kith_box"]
+        admin, alice, bob = actor(box, ADMIN), actor(box, "Alice"), actor(box, "Bob")
+        checks = {c["slug"]: ("2027-01-04", "2028-01-31") for c in travel_lists.driver_checks(box)}
+        car = {"seats": "4", "wheelchair": False, "folded_chair": False, "dogs": False}
+        drivers.vouch(box, admin, w.bob_id, checks, car)
+        weekly = rides.request_ride(box, alice, DRIVING_RIDE)
+        today = rides.request_ride(
+            box, alice, {**DRIVING_RIDE, "date": "2027-03-17", "time": "18:00", "repeat": "none"}
+        )
+        driving.take(box, bob, weekly, "2027-03-29")
+        driving.take(box, bob, today, "2027-03-17")
+        travel_lists.set_provider(box, admin, {"name": "Millbrook Taxis"})
+        w.driving = {"WEEKLY": weekly, "TODAY": today}
+    return w.driving
+
+
+CASES.update(
+    {
+        "/staff/drivers/<member_id>": (
+            "admin",
+            lambda w: f"/staff/drivers/{w.bob_id}",
+            DRIVER_DATA,
+        ),
+        "/staff/drivers/<member_id>/withdraw": (
+            "admin",
+            lambda w: f"/staff/drivers/{vouched_driver(w)}/withdraw",
+            {"reason": "Forged"},
+        ),
+        "/staff/travel/needs": (
+            "admin",
+            lambda w: "/staff/travel/needs",
+            {"need-label": "Forged need", "need-requires": "dogs"},
+        ),
+        "/staff/travel/checks": (
+            "admin",
+            lambda w: "/staff/travel/checks",
+            {"check-label": "Forged"},
+        ),
+        "/staff/travel/providers": (
+            "admin",
+            lambda w: "/staff/travel/providers",
+            {"provider-name": "Forged Taxis"},
+        ),
+        "/rides/new": ("alice", lambda w: "/rides/new", RIDE_DATA),
+        "/rides/<ride_id>/cancel": (
+            "alice",
+            lambda w: f"/rides/{alice_ride(w)}/cancel",
+            {"reason": "Forged cancel"},
+        ),
+        "/driving/<ride_id>/take": (
+            "bob",
+            lambda w: f"/driving/{driving_setup(w)['WEEKLY']}/take",
+            {"date": "2027-03-22"},
+        ),
+        "/driving/<ride_id>/hand-back": (
+            "bob",
+            lambda w: f"/driving/{driving_setup(w)['WEEKLY']}/hand-back",
+            {"date": "2027-03-29"},
+        ),
+        "/driving/<ride_id>/start": (
+            "bob",
+            lambda w: f"/driving/{driving_setup(w)['TODAY']}/start",
+            {"date": "2027-03-17"},
+        ),
+        "/driving/<ride_id>/done": (
+            "bob",
+            lambda w: f"/driving/{driving_setup(w)['TODAY']}/done",
+            {"date": "2027-03-17", "miles": "6"},
+        ),
+        "/coordinate/<ride_id>/paid": (
+            "admin",
+            lambda w: f"/coordinate/{driving_setup(w)['WEEKLY']}/paid",
+            {
+                "date": "2027-03-22",
+                "provider": "millbrook-taxis",
+                "cost": "12.50",
+                "reference": "T-1",
+            },
+        ),
+    }
+)
 
 
 def fill(world: World, data: dict) -> dict:

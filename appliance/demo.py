@@ -3,8 +3,9 @@ food banks (appliance/demo_food.py).
 
 Everything goes through the same services a person would use, so the demo is also a
 walk through the rules. A new demo box is stamped over the last ten weeks with a demo
-clock (history_clock): the food banks' weekly history first, then the board's last
-fortnight, then what stands open today.
+clock (history_clock), which only moves forward: the food banks' weekly history first,
+up to the end of last week, then the board's own posts over the days since, then what
+stands open today.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime
 
 from appliance import demo_food
 from appliance.box import Box
+from appliance.dates import local_day
 from appliance.democlock import DAY_MS, DemoClock
 from appliance.errors import N_, Conflict
 from appliance.log import wall_clock_ms
@@ -21,7 +23,9 @@ from appliance.services import accounts, board, centre, members
 from appliance.services.accounts import login_key
 
 DEMO_PASSWORD = "kith-demo"
-BOARD_DAYS = 14  # the board's own posts are spread over the last fortnight
+BOARD_DAYS = 14  # the board's own posts start at most this long ago...
+BOARD_STEP_MS = 4 * 3_600_000  # ...each at most this long after the one before
+BOARD_READINGS = 48  # about how often the board's part reads the clock
 
 PLACES = ["Main hall", "Car park", "Millbrook Road", "Riverside estate", "The library"]
 
@@ -152,7 +156,9 @@ POSTS = [
 
 def history_clock(real=wall_clock_ms) -> DemoClock:
     """Return the clock for a new demo box: it starts before the food banks' history."""
-    weeks = demo_food.HISTORY_WEEKS + 1
+    # The history's first Monday is up to HISTORY_WEEKS weeks and six days back, and
+    # making the centre and its people, four hours a step, takes about five days more.
+    weeks = demo_food.HISTORY_WEEKS + 2
     return DemoClock(real() - weeks * 7 * DAY_MS, step_ms=4 * 3_600_000, real=real)
 
 
@@ -189,16 +195,18 @@ def _fill(box: Box, clock: DemoClock) -> int:
 
     clock.step = 10 * 60_000
     made = demo_food.history(box, people, staff, clock)
-    # The board's own posts over the last fortnight, four hours apart.
+    # The board's own posts between the end of the food history and today's food posts:
+    # the clock never goes back, so the gap sets how far apart they are.
+    today_starts = demo_food.current_start(box, clock.real())
     clock.jump(clock.real() - BOARD_DAYS * DAY_MS)
-    clock.step = 4 * 3_600_000
+    clock.step = max(60_000, min(BOARD_STEP_MS, (today_starts - clock.t) // BOARD_READINGS))
 
     posts = {}
-    today = board.today(box)
+    today = local_day(box, clock.real())
     for author, kind, category, place, title, details, due in POSTS:
         needed_by = None
         if due is not None:
-            needed_by = (today + datetime.timedelta(days=due + 14)).isoformat()
+            needed_by = (today + datetime.timedelta(days=due)).isoformat()
         posts[title] = board.create_post(
             box,
             people[author],
@@ -261,7 +269,7 @@ def _fill(box: Box, clock: DemoClock) -> int:
         "Grace sorted forty bags in two hours. Amazing.",
     )
     # Today: what the food banks need now, a surplus that matches, short shifts ahead.
-    clock.jump(clock.real() - DAY_MS)
+    clock.jump(today_starts)
     clock.step = 10 * 60_000
     return made + len(posts) + demo_food.current(box, people, staff, clock)
 

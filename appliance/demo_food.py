@@ -1,24 +1,25 @@
 """Demo food banks: three banks and a shop trading needs, supplies, pledges and shifts.
 
-Ten weeks of history go through the same services an organiser or a volunteer uses,
-so the balance view, the trends and their early warnings show something real to a
-newcomer: nappies are asked for far more in the last fortnight than before, next
-week's shifts are short of people, and the shop's surplus beans match a bank's need.
+Ten weeks of history, up to the end of last week, go through the same services an
+organiser or a volunteer uses, so the balance view, the trends and their early
+warnings show something real to a newcomer: every week has its needs and at least
+three supplies (the shop's surplus and a bank's overflow) that others claim, nappies
+are asked for far more in the last fortnight than before, next week's shifts are short
+of people, and the shop's surplus beans match a bank's need.
 """
 
 from __future__ import annotations
 
 import datetime
-from zoneinfo import ZoneInfo
 
 from appliance.box import Box
-from appliance.democlock import DAY_MS, DemoClock
+from appliance.dates import DAY_MS, day_start_ms, local_day, local_ms
+from appliance.democlock import DemoClock
 from appliance.models import Item
 from appliance.services import board, catalogue, food, orgs, shifts
 from appliance.services.accounts import Actor, actor_for
 
-HOUR_MS = 3_600_000
-HISTORY_WEEKS = 10
+HISTORY_WEEKS = 10  # every week before the current one, back this far, has its food posts
 
 # name, type, place, organiser (a demo person's name)
 ORGS = [
@@ -38,25 +39,45 @@ USUAL = {
 }
 # Nappies: a few packs a week, then a sharp rise in the last fortnight (the warning).
 NAPPIES_BEFORE, NAPPIES_RECENT = 4, 16
+# What is spare most weeks, for others to claim: (offered by, title, lines, use-by
+# days after Monday, claimed by (an organisation), the item and how many it takes).
+SURPLUS = [
+    (
+        "Mistry's Corner Shop",
+        "Bread and fruit near their date",
+        [("Bread", 15), ("Fruit and vegetables", 12)],
+        2,
+        ("Millbrook Food Bank", "Bread", 10),
+    ),
+    (
+        "Mistry's Corner Shop",
+        "Dented tins, fine inside",
+        [("Baked beans", 12), ("Soup", 8)],
+        4,
+        ("Riverside Pantry", "Baked beans", 10),
+    ),
+    (
+        "Hilltop Larder",
+        "Spare pasta and tea from a school collection",
+        [("Pasta", 10), ("Tea bags", 4)],
+        5,
+        ("Riverside Pantry", "Pasta", 6),
+    ),
+]
 
 
 class _Demo:
     def __init__(self, box: Box, people: dict[str, Actor], staff: Actor, clock: DemoClock):
         self.box, self.people, self.staff, self.clock = box, people, staff, clock
-        self.zone = ZoneInfo(box.settings["timezone"])
         self.orgs: dict[str, str] = {}
         self.items = {i.name: i.id for i in Item.select(Item.id, Item.name)}
 
     def actor(self, name: str) -> Actor:
         return actor_for(self.box, self.people[name].id)
 
-    def day(self, ms: int) -> datetime.date:
-        return datetime.datetime.fromtimestamp(ms / 1000, self.zone).date()
-
     def at(self, day: datetime.date, hour: int) -> None:
         """Move the demo clock on to a local time (it never goes back)."""
-        moment = datetime.datetime.combine(day, datetime.time(hour), self.zone)
-        self.clock.jump(int(moment.timestamp() * 1000))
+        self.clock.jump(local_ms(self.box, day, datetime.time(hour)))
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -97,6 +118,12 @@ class _Demo:
     def pledge(self, who: str, post: str, item: str, qty: int) -> None:
         food.pledge(self.box, self.actor(who), post, self.items[item], str(qty))
 
+    def claim(self, org: str, post: str, item: str, qty: int) -> None:
+        organiser = next(o for n, _, _, o in ORGS if n == org)
+        food.claim(
+            self.box, self.actor(organiser), post, self.orgs[org], self.items[item], str(qty)
+        )
+
     def shift(self, bank: str, title: str, day: datetime.date, people: int, bring: str = "") -> str:
         organiser = next(o for n, _, _, o in ORGS if n == bank)
         data = {
@@ -117,33 +144,30 @@ class _Demo:
 
     # --- weeks ----------------------------------------------------------------------------
 
-    def past_week(self, monday: datetime.date, week: int) -> None:
-        """One ordinary week: each bank asks, neighbours pledge, the shop gives, people sort."""
+    def past_week(self, monday: datetime.date, week: int, nappies: int) -> int:
+        """One ordinary week: each bank asks, neighbours pledge, the shop and a bank give
+        what they have spare and others claim it, people sort. Returns the posts made.
+
+        `nappies` is what a bank asks for of them; in the last fortnight all three do.
+        """
         self.at(monday, 9)
         saturday = monday + datetime.timedelta(days=5)
         wiggle = (week % 3) - 1  # -1, 0, 1: weeks differ a little
         posted = []
         for n, (bank, _, _, _) in enumerate(BANKS):
             lines = [(item, qty + 2 * wiggle) for item, qty in USUAL[bank]]
-            if n < 2:
-                lines.append(("Nappies", NAPPIES_BEFORE + wiggle))
+            if n < 2 or nappies == NAPPIES_RECENT:
+                lines.append(("Nappies", nappies + wiggle))
             posted.append((bank, self.need(bank, "Weekly shopping list", lines, saturday), lines))
-        shop = self.supply(
-            "Mistry's Corner Shop",
-            "Bread and fruit near their date",
-            [("Bread", 15 + 3 * wiggle), ("Fruit and vegetables", 12)],
-            monday + datetime.timedelta(days=2),
-        )
+        spare = []
+        for org, title, lines, days, taker in SURPLUS:
+            lines = [(item, qty + wiggle) for item, qty in lines]
+            use_by = monday + datetime.timedelta(days=days)
+            spare.append((self.supply(org, title, lines, use_by), taker))
         sorting = self.shift("Millbrook Food Bank", "Sorting donations", saturday, 4)
         self.at(monday + datetime.timedelta(days=1), 11)
-        food.claim(
-            self.box,
-            self.actor("Priya Shah"),
-            shop,
-            self.orgs["Millbrook Food Bank"],
-            self.items["Bread"],
-            "10",
-        )
+        for post, (org, item, qty) in spare:
+            self.claim(org, post, item, qty)
         # Neighbours pledge most of each list; the rest the bank buys, then marks it met.
         givers = ["Grace Liu", "Maria Costa", "Dev Mistry", "Tom Okafor", "Joe Brennan"]
         for n, (bank, post, lines) in enumerate(posted):
@@ -159,6 +183,7 @@ class _Demo:
             if board.visible_post(None, post).status != "resolved":
                 organiser = next(o for b, _, _, o in ORGS if b == bank)
                 board.resolve(self.box, self.actor(organiser), post, "Bought the rest ourselves.")
+        return len(posted) + len(spare)
 
     def this_fortnight(self, today: datetime.date) -> dict[str, str]:
         """What stands open now: needs, a surplus that matches one, short shifts ahead."""
@@ -210,6 +235,13 @@ class _Demo:
             [("Rice", 15)],
             None,
         )
+        posts["tea"] = self.supply(
+            "Riverside Pantry",
+            "Tea bags and cereal, more than we can give out",
+            [("Tea bags", 10), ("Breakfast cereal", 6)],
+            today + datetime.timedelta(days=14),
+        )
+        self.claim("Hilltop Larder", posts["tea"], "Breakfast cereal", 4)
         board.add_comment(
             self.box,
             self.actor("Joe Brennan"),
@@ -229,8 +261,12 @@ class _Demo:
         return posts
 
 
+def _monday(day: datetime.date) -> datetime.date:
+    return day - datetime.timedelta(days=day.weekday())
+
+
 def history(box: Box, people: dict[str, Actor], staff: Actor, clock: DemoClock) -> int:
-    """Set up the organisations and the weeks before the board's fortnight.
+    """Set up the organisations and the HISTORY_WEEKS weeks before the current one.
 
     Returns the number of food posts made.
     """
@@ -238,11 +274,22 @@ def history(box: Box, people: dict[str, Actor], staff: Actor, clock: DemoClock) 
     demo.organisations()
     if not clock.backdated:
         return 0  # an existing box: its clock cannot go back, so only today's content
-    first = demo.day(clock.real() - HISTORY_WEEKS * 7 * DAY_MS)
-    monday = first - datetime.timedelta(days=first.weekday())
-    for week in range(HISTORY_WEEKS - 2):
-        demo.past_week(monday + datetime.timedelta(weeks=week), week)
-    return (HISTORY_WEEKS - 2) * (len(BANKS) + 1)
+    this_week = _monday(local_day(box, clock.real()))
+    made = 0
+    for back in range(HISTORY_WEEKS, 0, -1):
+        nappies = NAPPIES_RECENT if back == 1 else NAPPIES_BEFORE
+        monday = this_week - datetime.timedelta(weeks=back)
+        made += demo.past_week(monday, HISTORY_WEEKS - back, nappies)
+    return made
+
+
+def current_start(box: Box, real_ms: int) -> int:
+    """Return when today's food content is posted: a day before now, but in this week.
+
+    The trends count weeks from Monday: what stands open now belongs to the current week.
+    """
+    this_week = _monday(local_day(box, real_ms))
+    return max(real_ms - DAY_MS, day_start_ms(box, this_week))
 
 
 def current(box: Box, people: dict[str, Actor], staff: Actor, clock: DemoClock) -> int:

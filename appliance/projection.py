@@ -19,6 +19,14 @@ import json
 from collections.abc import Iterable
 
 from appliance.db import database
+from appliance.fold_food import (
+    fold_pledges,
+    item_match_key,  # noqa: F401 (the catalogue's services read it from here)
+    write_items,
+    write_orgs,
+    write_post_food,
+    write_shifts,
+)
 from appliance.fold_travel import DRIVER_COLUMNS, fold_drivers, write_rides
 from appliance.foldsql import chunks, delete_where_in, executemany, insert_sql, marks
 from appliance.kinds import KINDS
@@ -65,40 +73,6 @@ THANKS_COLUMNS = ("id", "post", "giver", "helper", "message", "created_ms")
 MEMBER_COLUMNS = ("id", "origin", "name", "joined_ms", "verified", "verified_by")
 ROLE_COLUMNS = ("member", "role", "origin", "expires_ms", "granted_by")
 TRUST_COLUMNS = ("id", "truster", "origin", "name", "last_seq")
-LINE_COLUMNS = ("post", "item", "qty", "covered")
-PLEDGE_COLUMNS = (
-    "id",
-    "post",
-    "kind",
-    "member",
-    "org",
-    "item",
-    "qty",
-    "counted",
-    "bring_on",
-    "created_ms",
-)
-ORG_COLUMNS = ("id", "origin", "name", "type", "place", "active", "created_ms")
-ORG_ROLE_COLUMNS = ("org", "member", "role", "granted_by")
-ITEM_COLUMNS = ("id", "origin", "name", "category", "unit", "active", "match_key")
-SHIFT_COLUMNS = (
-    "id",
-    "origin",
-    "org",
-    "title",
-    "start_ms",
-    "end_ms",
-    "place",
-    "people",
-    "bring",
-    "created_by",
-    "created_ms",
-    "cancelled",
-    "cancel_reason",
-    "coming",
-    "waiting",
-)
-VOLUNTEER_COLUMNS = ("shift", "member", "since_ms", "confirmed")
 
 
 # Upsert rather than replace: a post row keeps its rowid, which is the FTS rowid.
@@ -112,13 +86,6 @@ _INSERT_THANKS = insert_sql("thanks", THANKS_COLUMNS)
 _REPLACE_MEMBER = insert_sql("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
 _INSERT_ROLE = insert_sql("role", ROLE_COLUMNS)
 _REPLACE_TRUST = insert_sql("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
-_INSERT_LINE = insert_sql("post_line", LINE_COLUMNS)
-_INSERT_PLEDGE = insert_sql("pledge", PLEDGE_COLUMNS)
-_REPLACE_ORG = insert_sql("org", ORG_COLUMNS, "INSERT OR REPLACE")
-_INSERT_ORG_ROLE = insert_sql("org_role", ORG_ROLE_COLUMNS)
-_REPLACE_ITEM = insert_sql("catalogue_item", ITEM_COLUMNS, "INSERT OR REPLACE")
-_REPLACE_SHIFT = insert_sql("shift", SHIFT_COLUMNS, "INSERT OR REPLACE")
-_INSERT_VOLUNTEER = insert_sql("shift_volunteer", VOLUNTEER_COLUMNS)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -279,49 +246,6 @@ def _write_members(entities: list[tuple[Record, list[Record]]]) -> None:
 # --- posts ---------------------------------------------------------------------------------
 
 
-def _fold_pledges(
-    root: Record, pledges: dict[str, Record], withdrawn: set[tuple[str, str | None]]
-) -> tuple[list[tuple], list[tuple], bool, int | None]:
-    """Count a food post's pledges (need) or claims (supply) against its item lines.
-
-    Returns line rows, pledge rows, whether every line is covered, and the time (hlc ms)
-    of the record that covered the last line. Pledges count in the agreed order, each up
-    to what its line still lacks, so boxes that pledged while apart agree on totals; a
-    withdrawn pledge (withdrawn by its own author) counts nothing.
-    """
-    b = root.body
-    wanted = {line["item"]: line["qty"] for line in b.get("lines", ())}
-    covered = dict.fromkeys(wanted, 0)
-    kind = "pledge" if b["type"] == "need" else "claim"
-    rows, covered_at = [], None
-    for pid, r in pledges.items():
-        fields = r.fields
-        body, author = fields["body"], fields["author"]
-        if (pid, author) in withdrawn or body["item"] not in wanted:
-            continue
-        counted = min(body["qty"], wanted[body["item"]] - covered[body["item"]])
-        covered[body["item"]] += counted
-        if counted and all(covered[i] >= q for i, q in wanted.items()) and covered_at is None:
-            covered_at = fields["hlc"][0]
-        rows.append(
-            (
-                pid,
-                root.id,
-                kind,
-                author,
-                body.get("org"),
-                body["item"],
-                body["qty"],
-                counted,
-                body.get("bring_on"),
-                fields["hlc"][0],
-            )
-        )
-    lines = [(root.id, item, qty, covered[item]) for item, qty in wanted.items()]
-    done = bool(wanted) and all(covered[i] >= q for i, q in wanted.items())
-    return lines, rows, done, covered_at if done else None
-
-
 def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, list, list, list]:
     """Return a post's row and its comment, helper, thanks, item line and pledge rows."""
     post = {
@@ -374,7 +298,7 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
             pledges[r.id] = r
         elif kind == withdraw_kind:
             withdrawn.add((body[named], author))
-    lines, pledge_rows, covered, covered_at = _fold_pledges(root, pledges, withdrawn)
+    lines, pledge_rows, covered, covered_at = fold_pledges(root, pledges, withdrawn)
     if covered and not resolved:
         # Every item is pledged (or claimed): the post closes by itself, at the time of
         # the pledge that covered it, until a withdrawal opens it again.
@@ -466,13 +390,12 @@ def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
             f"SELECT rowid, id, title, details, place FROM post WHERE id IN ({marks(chunk)})",
             chunk,
         )
-    for table in ("comment", "helper", "thanks", "post_line", "pledge"):
+    for table in ("comment", "helper", "thanks"):
         delete_where_in(table, "post", ids)
     executemany(_INSERT_COMMENT, comments)
     executemany(_INSERT_HELPER, helpers)
     executemany(_INSERT_THANKS, thanks)
-    executemany(_INSERT_LINE, lines)
-    executemany(_INSERT_PLEDGE, pledges)
+    write_post_food(ids, lines, pledges)
 
 
 # --- trust ---------------------------------------------------------------------------------
@@ -491,121 +414,13 @@ def _write_trust(entities: list[tuple[Record, list[Record]]]) -> None:
     executemany(_REPLACE_TRUST, [_fold_trust(root, rest) for root, rest in entities])
 
 
-# --- organisations, the item catalogue, shifts --------------------------------------------
-
-
-def _fold_org(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
-    """Return an organisation's row and its member rows.
-
-    Only the organisation's own box (its staff) may change it or its people, as with a
-    centre's categories: records of these kinds from other origins are ignored.
-    """
-    b = dict(root.body, active=True)
-    people: dict[str, tuple] = {}
-    for r in rest:
-        if r.origin != root.origin:
-            continue
-        if r.kind == "org.changed":
-            b = r.body
-        elif r.kind == "org.role.set":
-            if r.body["role"] is None:
-                people.pop(r.body["member"], None)
-            else:
-                people[r.body["member"]] = (r.body["role"], r.author)
-    row = (root.id, root.origin, b["name"], b["type"], b["place"], b["active"], root.hlc[0])
-    return row, [(root.id, member, role, by) for member, (role, by) in people.items()]
-
-
-def _write_orgs(entities: list[tuple[Record, list[Record]]]) -> None:
-    orgs, roles = [], []
-    for root, rest in entities:
-        row, org_roles = _fold_org(root, rest)
-        orgs.append(row)
-        roles.extend(org_roles)
-    executemany(_REPLACE_ORG, orgs)
-    delete_where_in("org_role", "org", [row[0] for row in orgs])
-    executemany(_INSERT_ORG_ROLE, roles)
-
-
-def item_match_key(name: str, unit: str) -> str:
-    """Fold an item's name and unit so equal entries from different boxes match."""
-    return " ".join(name.casefold().split()) + "|" + unit
-
-
-def _fold_item(root: Record, rest: list[Record]) -> tuple:
-    b = dict(root.body, active=True)
-    for r in rest:
-        if r.kind == "item.changed" and r.origin == root.origin:
-            b = r.body
-    key = item_match_key(b["name"], b["unit"])
-    return (root.id, root.origin, b["name"], b["category"], b["unit"], b["active"], key)
-
-
-def _write_items(entities: list[tuple[Record, list[Record]]]) -> None:
-    executemany(_REPLACE_ITEM, [_fold_item(root, rest) for root, rest in entities])
-
-
-def _fold_shift(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
-    """Return a shift's row and volunteer rows.
-
-    Volunteers are an add/remove set keyed by author; the first `people` of them in the
-    order they (last) joined are confirmed, the rest wait, so two boxes that both took
-    the last place while apart agree on who is coming.
-    """
-    b = root.body
-    cancelled, reason = False, None
-    joined: dict[str, int] = {}
-    for r in rest:
-        author = r.author
-        if r.kind == "shift.cancelled":
-            cancelled, reason = True, r.body["reason"]
-        elif r.kind == "shift.joined" and author and author not in joined:
-            joined[author] = r.hlc[0]
-        elif r.kind == "shift.left":
-            joined.pop(author, None)
-    volunteers = [
-        (root.id, member, since, n < b["people"])
-        for n, (member, since) in enumerate(joined.items())
-    ]
-    coming = min(len(joined), b["people"])
-    row = (
-        root.id,
-        root.origin,
-        b["org"],
-        b["title"],
-        b["start"],
-        b["end"],
-        b["place"],
-        b["people"],
-        b["bring"],
-        root.author,
-        root.hlc[0],
-        cancelled,
-        reason,
-        coming,
-        len(joined) - coming,
-    )
-    return row, volunteers
-
-
-def _write_shifts(entities: list[tuple[Record, list[Record]]]) -> None:
-    shifts, volunteers = [], []
-    for root, rest in entities:
-        row, shift_volunteers = _fold_shift(root, rest)
-        shifts.append(row)
-        volunteers.extend(shift_volunteers)
-    executemany(_REPLACE_SHIFT, shifts)
-    delete_where_in("shift_volunteer", "shift", [row[0] for row in shifts])
-    executemany(_INSERT_VOLUNTEER, volunteers)
-
-
 WRITERS = {
     "centre": _write_centres,
     "member": _write_members,
     "post": _write_posts,
     "trust": _write_trust,
-    "org": _write_orgs,
-    "item": _write_items,
-    "shift": _write_shifts,
+    "org": write_orgs,
+    "item": write_items,
+    "shift": write_shifts,
     "ride": write_rides,
 }

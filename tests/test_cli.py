@@ -368,11 +368,11 @@ def test_demo_fills_a_new_box_once(tmp_path, capsys):
     path = tmp_path / "demo"
     assert main(["--data", str(path), "demo"]) == 0
     out, err = capsys.readouterr()
-    assert "50 posts" in out
+    assert "79 posts" in out
     assert err == ""
-    # The board's 12, eight weeks of three banks' lists and the shop's surplus, 6 open now.
-    assert Post.select().count() == 50
-    assert Post.select().where(Post.org.is_null(False)).count() == 38
+    # The board's 12; ten weeks of three banks' lists and three supplies; 7 open now.
+    assert Post.select().count() == 79
+    assert Post.select().where(Post.org.is_null(False)).count() == 67
     count = StoredRecord.select().count()
     # Running the README's demo command again is fine and adds nothing.
     assert main(["--data", str(path), "demo"]) == 0
@@ -384,7 +384,7 @@ def test_demo_fills_a_new_box_once(tmp_path, capsys):
 
 def test_demo_adds_to_an_existing_box(data, capsys):
     assert main(["--data", str(data), "demo"]) == 0
-    assert "18 posts" in capsys.readouterr().out  # 12 on the board, 6 of food banks
+    assert "19 posts" in capsys.readouterr().out  # 12 on the board, 7 of food banks
     assert Box.open(data).centre.name == "Test Hall"
 
 

@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.kinds import LINES_MAX
-from appliance.services import food
-from web.board import render_post
+from appliance.services import food, food_queries
+from web.board import _act
 from web.context import actor, box
 from web.errors import message_of
 
@@ -20,12 +20,12 @@ ROWS = 6  # empty item rows a new form shows; "Add more rows" adds as many again
 
 @bp.get("/food")
 def hub():
-    return render_template("food/hub.html", data=food.hub(box(), actor()))
+    return render_template("food/hub.html", data=food_queries.hub(box(), actor()))
 
 
 @bp.get("/food/orgs/<org_id>")
 def org(org_id):
-    return render_template("food/org.html", data=food.org_page(box(), actor(), org_id))
+    return render_template("food/org.html", data=food_queries.org_page(box(), actor(), org_id))
 
 
 def _row_count(values) -> int:
@@ -71,7 +71,7 @@ def _post_form(kind: str):
         errors=errors,
         problem=problem,
         orgs=mine,
-        items=food.item_choices(),
+        items=food_queries.item_choices(),
         rows=_row_count(values),
     )
     return page, status
@@ -87,19 +87,6 @@ def new_supply():
     return _post_form("supply")
 
 
-def _act(post_id: str, action, done: str):
-    """Run a pledge or claim action; redirect to the post, or show why on its page."""
-    try:
-        action()
-    except InvalidInput as exc:
-        return render_post(post_id, errors=exc.fields, form=request.form, status=400)
-    except (Conflict, NotAllowed) as exc:
-        return render_post(post_id, problem=message_of(exc), status=exc.status)
-    flash(done)
-    # To the top of the post, where the thank-you shows (not down at the food table).
-    return redirect(url_for("board.post", post_id=post_id))
-
-
 @bp.post("/food/posts/<post_id>/pledge")
 def pledge(post_id):
     form = request.form
@@ -112,14 +99,14 @@ def pledge(post_id):
     )
 
 
+def _withdraw(pledge_id: str, withdraw, done: str):
+    """Withdraw one's own pledge or claim (the service checks whose it is)."""
+    return _act(food.post_of(pledge_id), lambda: withdraw(box(), actor(), pledge_id), done)
+
+
 @bp.post("/food/pledges/<pledge_id>/withdraw")
 def withdraw_pledge(pledge_id):
-    post_id = food.post_of(pledge_id)
-    return _act(
-        post_id,
-        lambda: food.withdraw_pledge(box(), actor(), pledge_id),
-        _("Your pledge is withdrawn."),
-    )
+    return _withdraw(pledge_id, food.withdraw_pledge, _("Your pledge is withdrawn."))
 
 
 @bp.post("/food/posts/<post_id>/claim")
@@ -136,9 +123,4 @@ def claim(post_id):
 
 @bp.post("/food/claims/<claim_id>/withdraw")
 def withdraw_claim(claim_id):
-    post_id = food.post_of(claim_id)
-    return _act(
-        post_id,
-        lambda: food.withdraw_claim(box(), actor(), claim_id),
-        _("Your claim is withdrawn."),
-    )
+    return _withdraw(claim_id, food.withdraw_claim, _("Your claim is withdrawn."))

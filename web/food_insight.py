@@ -8,7 +8,7 @@ this module only reads the request, passes the page's language to them, and rend
 from __future__ import annotations
 
 import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from flask import Blueprint, make_response, render_template, request, url_for
 from flask_babel import format_date, gettext, ngettext
@@ -19,6 +19,7 @@ from appliance.services import food_appeal, food_balance, food_charts, food_tren
 from appliance.services.catalogue import CATEGORY_LABELS, UNIT_LABELS
 from appliance.services.food_balance import Words
 from web.context import actor, box
+from web.kiosk import board_address
 from web.templating import day
 
 bp = Blueprint("food_insight", __name__)
@@ -88,9 +89,7 @@ def appeal():
 
 def _appeal_address() -> str:
     """The appeal page's address for phones: the board's address, as the kiosk gives it."""
-    port = urlsplit("//" + request.host).port or (443 if request.scheme == "https" else 80)
-    board = kiosk.board_address(box().settings, port).url
-    return urljoin(board, url_for("food_insight.appeal").lstrip("/"))
+    return urljoin(board_address().url, url_for("food_insight.appeal").lstrip("/"))
 
 
 @bp.get("/food/appeal/poster")

@@ -21,7 +21,8 @@ from web.context import box
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
 
-def _address() -> kiosk.Address:
+def board_address() -> kiosk.Address:
+    """Return the board's address for phones, on the port this request came in on."""
     # Phones reach the server on the port the kiosk's own browser used.
     port = urlsplit("//" + request.host).port or (443 if request.scheme == "https" else 80)
     return kiosk.board_address(box().settings, port)
@@ -33,7 +34,7 @@ def _version(text: str) -> str:
 
 def _state() -> str:
     """Render the changing part of the kiosk: the same for every viewer."""
-    address = _address()
+    address = board_address()
     return render_template(
         "kiosk_state.html",
         screen=kiosk.screen(box()),
@@ -70,7 +71,7 @@ def state():
 
 @bp.get("/qr.svg")
 def qr():
-    url = _address().url
+    url = board_address().url
     svg = kiosk.qr_svg(url, _("QR code for %(url)s", url=url))
     response = make_response(svg)
     response.mimetype = "image/svg+xml"

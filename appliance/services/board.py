@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import datetime
-from zoneinfo import ZoneInfo
 
 from appliance.box import Box
-from appliance.dates import parse_day
+from appliance.dates import local_day, parse_day
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.kinds import COMMENT_MAX, DETAILS_MAX, NOTE_MAX, PLACE_MAX, POST_TYPES, TITLE_MAX
 from appliance.models import Helper, Org, Post
 from appliance.services.accounts import Actor, require_member
 from appliance.services.centre import categories
 from appliance.services.orgs import is_organiser
+from appliance.text import clean_text, one_line
 
 POST_FIELDS = ("type", "title", "details", "category", "place", "needed_by")
 
 
 def today(box: Box) -> datetime.date:
     """Return today's date in the centre's time zone."""
-    zone = ZoneInfo(box.settings["timezone"])
-    return datetime.datetime.fromtimestamp(box.log.now_ms() / 1000, zone).date()
-
-
-def _clean(text) -> str:
-    return (text or "").strip()
+    return local_day(box)
 
 
 def check_post(box: Box, data: dict, only: tuple[str, ...] = POST_FIELDS) -> dict:
@@ -35,31 +30,31 @@ def check_post(box: Box, data: dict, only: tuple[str, ...] = POST_FIELDS) -> dic
     errors: dict[str, str] = {}
     body: dict = {}
     if "type" in only:
-        body["type"] = _clean(data.get("type"))
+        body["type"] = clean_text(data.get("type"))
         if body["type"] not in POST_TYPES:
             errors["type"] = N_("Please choose what kind of post this is.")
     if "title" in only:
-        body["title"] = " ".join(_clean(data.get("title")).split())
+        body["title"] = one_line(data.get("title"))
         if not body["title"]:
             errors["title"] = N_("Please say in a few words what this is about.")
         elif len(body["title"]) > TITLE_MAX:
             errors["title"] = N_("Please keep the title under 120 characters.")
     if "details" in only:
-        body["details"] = _clean(data.get("details")).replace("\r\n", "\n")
+        body["details"] = clean_text(data.get("details"))
         if len(body["details"]) > DETAILS_MAX:
             errors["details"] = N_("Please keep the details under 4000 characters.")
     if "category" in only:
-        body["category"] = _clean(data.get("category"))
+        body["category"] = clean_text(data.get("category"))
         if body["category"] not in {c.slug for c in categories(box)}:
             errors["category"] = N_("Please choose one of the centre's categories.")
     if "place" in only:
-        body["place"] = " ".join(_clean(data.get("place")).split())
+        body["place"] = one_line(data.get("place"))
         if not body["place"]:
             errors["place"] = N_("Please say where: a street, a building or an area.")
         elif len(body["place"]) > PLACE_MAX:
             errors["place"] = N_("Please keep the place under 80 characters.")
     if "needed_by" in only:
-        raw = _clean(data.get("needed_by"))
+        raw = clean_text(data.get("needed_by"))
         body["needed_by"] = raw or None
         if raw:
             try:
@@ -100,7 +95,7 @@ def add_comment(box: Box, actor: Actor | None, post_id: str, text: str) -> str:
     """Add a comment (a question, an answer, an update) to a post; return its id."""
     require_member(actor)
     post = _open_post(actor, post_id)
-    text = _clean(text).replace("\r\n", "\n")
+    text = clean_text(text)
     if not text:
         raise InvalidInput({"text": N_("Please write a comment first.")})
     if len(text) > COMMENT_MAX:
@@ -134,11 +129,16 @@ def withdraw_help(box: Box, actor: Actor | None, post_id: str) -> None:
 
 
 def can_close(actor: Actor | None, post: Post) -> bool:
-    """True if the actor may resolve or reopen the post: its poster, staff, or for an
-    organisation's need or supply, an organiser of that organisation."""
+    """True if the actor may resolve or reopen the post: staff, and its poster, or for an
+    organisation's need or supply its current organisers (not whoever posted it: an
+    organiser whose role was taken away no longer speaks for the organisation)."""
     if actor is None:
         return False
-    return post.author == actor.id or actor.is_staff or is_organiser(actor, post.org)
+    if actor.is_staff:
+        return True
+    if post.org:
+        return is_organiser(actor, post.org)
+    return post.author == actor.id
 
 
 def _require_closer(actor: Actor, post: Post) -> None:
@@ -154,20 +154,20 @@ def _require_closer(actor: Actor, post: Post) -> None:
 
 
 def resolve(box: Box, actor: Actor | None, post_id: str, note: str = "") -> None:
-    """Mark a post resolved with an optional note (poster, staff, or its organisers)."""
+    """Mark a post resolved with an optional note (see can_close for who may)."""
     require_member(actor)
     post = _open_post(actor, post_id)
     _require_closer(actor, post)
     if post.status == "resolved":
         raise Conflict(N_("This post is already resolved."))
-    note = _clean(note)
+    note = clean_text(note)
     if len(note) > NOTE_MAX:
         raise InvalidInput({"note": N_("Please keep the note under 1000 characters.")})
     box.log.append("post.resolved", {"note": note}, subject=post.id, author=actor.id)
 
 
 def reopen(box: Box, actor: Actor | None, post_id: str) -> None:
-    """Reopen a resolved post (poster, staff, or its organisers)."""
+    """Reopen a resolved post (see can_close for who may)."""
     require_member(actor)
     post = _open_post(actor, post_id)
     _require_closer(actor, post)
@@ -189,7 +189,7 @@ def thank(box: Box, actor: Actor | None, post_id: str, helper_id: str, message: 
         raise NotAllowed(N_("Only the person who posted this can thank its helpers."))
     if not Helper.get_or_none((Helper.post == post.id) & (Helper.member == helper_id)):
         raise InvalidInput({"helper": N_("Choose someone who is helping with this post.")})
-    message = _clean(message)
+    message = clean_text(message)
     if not message:
         raise InvalidInput({"message": N_("Please write a few words of thanks.")})
     if len(message) > NOTE_MAX:

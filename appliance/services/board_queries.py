@@ -11,20 +11,19 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from zoneinfo import ZoneInfo
 
 from peewee import SQL, fn
 
 from appliance.box import Box
-from appliance.dates import parse_day
+from appliance.dates import check_range, day_start_ms, local_day, parse_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import POST_TYPES
 from appliance.models import Category, Centre, Comment, Helper, Member, Org, Post, PostLine, Thanks
 from appliance.projection import STATUS_RANK
+from appliance.services import food_queries  # imports this module too: used at call time
 from appliance.services.accounts import Actor
 from appliance.services.board import can_close, visible_post
 from appliance.services.centre import category_labels
-from appliance.services.food import food_detail
 
 WHEN = ("today", "week", "month")
 # Food posts: an organisation's needs (type need) or supplies (type offer).
@@ -82,15 +81,7 @@ def read_filters(args: Mapping[str, str]) -> tuple[BoardFilters, dict[str, str]]
         errors["food"] = N_("Food posts must be needs or supplies.")
     if values["when"] and values["when"] not in WHEN:
         errors["when"] = N_("Time must be today, week or month.")
-    days = {}
-    for name in ("from", "to"):
-        if values[name]:
-            try:
-                days[name] = parse_day(values[name])
-            except ValueError:
-                errors[name] = N_("Please give the date as YYYY-MM-DD.")
-    if len(days) == 2 and days["from"] > days["to"]:
-        errors["to"] = N_("The end date is before the start date.")
+    check_range(values, errors, N_("Please give the date as YYYY-MM-DD."))
     if len(values["q"]) > 200:
         errors["q"] = N_("Please search with fewer words.")
     try:
@@ -114,24 +105,19 @@ def parse_filters(args: Mapping[str, str]) -> BoardFilters:
     return filters
 
 
-def _day_start_ms(day: datetime.date, zone: ZoneInfo) -> int:
-    return int(datetime.datetime.combine(day, datetime.time(), zone).timestamp() * 1000)
-
-
 def _time_range(box: Box, f: BoardFilters) -> tuple[int | None, int | None]:
-    zone = ZoneInfo(box.settings["timezone"])
-    today = datetime.datetime.fromtimestamp(box.log.now_ms() / 1000, zone).date()
+    today = local_day(box)
     start = end = None
     if f.when == "today":
-        start = _day_start_ms(today, zone)
+        start = day_start_ms(box, today)
     elif f.when == "week":
-        start = _day_start_ms(today - datetime.timedelta(days=today.weekday()), zone)
+        start = day_start_ms(box, today - datetime.timedelta(days=today.weekday()))
     elif f.when == "month":
-        start = _day_start_ms(today.replace(day=1), zone)
+        start = day_start_ms(box, today.replace(day=1))
     if f.from_:
-        start = max(start or 0, _day_start_ms(parse_day(f.from_), zone))
+        start = max(start or 0, day_start_ms(box, parse_day(f.from_)))
     if f.to:
-        end = _day_start_ms(parse_day(f.to) + datetime.timedelta(days=1), zone)
+        end = day_start_ms(box, parse_day(f.to) + datetime.timedelta(days=1))
     return start, end
 
 
@@ -347,7 +333,7 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
             }
             for t in thanks
         ],
-        food=food_detail(box, viewer, post.id),
+        food=food_queries.food_detail(box, viewer, post.id),
         can={
             "comment": bool(viewer) and not post.hidden,
             "help": bool(viewer) and is_open and post.author != me,

@@ -22,19 +22,16 @@ with warnings.catch_warnings():
     from icalendar import Calendar, Event, vDuration
 
 from appliance.box import Box
+from appliance.dates import DAY_MS
 from appliance.errors import N_, NotFound
 from appliance.models import Member, Org, Shift, ShiftVolunteer
 from appliance.services.orgs import get_org
+from appliance.text import plain
 
 PRODID = "-//Kith//Volunteer shifts//EN"
 TOKEN_CONTEXT = b"kith/calendar/v1\n"  # keeps these MACs apart from anything else signed
 FEED_PAST_DAYS = 30  # a feed keeps recent shifts so calendars do not drop them at once
-DAY_MS = 86_400_000
 REFRESH = datetime.timedelta(hours=1)  # how often calendar apps should fetch again
-
-
-def _plain(message: str, **params) -> str:
-    return message % params if params else message
 
 
 Translate = Callable[..., str]
@@ -118,7 +115,7 @@ def _shifts_since(box: Box):
 
 
 def org_feed(
-    box: Box, org_id: str, translate: Translate = _plain, link: Link | None = None
+    box: Box, org_id: str, translate: Translate = plain, link: Link | None = None
 ) -> bytes:
     """Return the iCalendar feed of an organisation's shifts from 30 days ago onwards.
 
@@ -142,7 +139,7 @@ def org_feed(
 
 
 def volunteer_feed(
-    box: Box, member_id: str, translate: Translate = _plain, link: Link | None = None
+    box: Box, member_id: str, translate: Translate = plain, link: Link | None = None
 ) -> bytes:
     """Return the iCalendar feed of the shifts a member signed up to, from 30 days ago.
 

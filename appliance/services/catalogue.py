@@ -9,12 +9,14 @@ same name and unit match by `Item.match_key`.
 from __future__ import annotations
 
 from appliance.box import Box
+from appliance.db import database
 from appliance.errors import N_, InvalidInput, NotAllowed, NotFound
+from appliance.fold_food import item_match_key
 from appliance.kinds import ITEM_CATEGORIES, ITEM_NAME_MAX, LINES_MAX, QTY_MAX, UNITS
 from appliance.models import Item
-from appliance.projection import item_match_key
 from appliance.services.accounts import Actor
 from appliance.services.members import require_staff
+from appliance.text import clean_text, one_line
 
 CATEGORY_LABELS = {
     "tins": N_("Tins and jars"),
@@ -67,9 +69,9 @@ def check_item(data: dict) -> dict:
     """Validate a catalogue entry's name, category and unit; return the cleaned fields."""
     errors: dict[str, str] = {}
     body = {
-        "name": " ".join((data.get("name") or "").split()),
-        "category": (data.get("category") or "").strip(),
-        "unit": (data.get("unit") or "").strip(),
+        "name": one_line(data.get("name")),
+        "category": clean_text(data.get("category")),
+        "unit": clean_text(data.get("unit")),
     }
     if not body["name"]:
         errors["name"] = N_("Please name the item.")
@@ -95,15 +97,19 @@ def add_item(box: Box, actor: Actor | None, data: dict) -> str:
 
 
 def add_starter_items(box: Box, actor: Actor | None) -> int:
-    """Add the starter catalogue's entries the box lacks; return how many were added."""
+    """Add the starter catalogue's entries the box lacks; return how many were added.
+
+    All of them or none: a failure half way leaves the catalogue as it was.
+    """
     require_staff(actor)
-    have = {i.match_key for i in Item.select(Item.match_key)}
     added = 0
-    for name, category, unit in STARTER_ITEMS:
-        if item_match_key(name, unit) not in have:
-            body = {"name": name, "category": category, "unit": unit}
-            box.log.append("item.created", body, author=actor.id)
-            added += 1
+    with database.atomic():
+        have = {i.match_key for i in Item.select(Item.match_key)}
+        for name, category, unit in STARTER_ITEMS:
+            if item_match_key(name, unit) not in have:
+                body = {"name": name, "category": category, "unit": unit}
+                box.log.append("item.created", body, author=actor.id)
+                added += 1
     return added
 
 
@@ -152,7 +158,7 @@ def parse_lines(pairs: list[tuple[str, str]]) -> list[dict]:
     lines: list[dict] = []
     seen: set[str] = set()
     for item_id, qty_text in pairs:
-        item_id, qty_text = (item_id or "").strip(), (qty_text or "").strip()
+        item_id, qty_text = clean_text(item_id), clean_text(qty_text)
         if not item_id and not qty_text:
             continue
         item = Item.get_or_none(Item.id == item_id)

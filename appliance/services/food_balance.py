@@ -4,10 +4,11 @@ Reads the projections only, so it sees every food bank the box knows: its own an
 those of the centres it syncs with. What counts:
 
 - a need line counts what is still missing (asked for less what is pledged) while its
-  need is open: not hidden, not resolved (a covered need resolves by itself), and its
-  needed-by date (if any) not yet passed;
+  need is open: not hidden, not resolved (a covered need resolves by itself), its
+  needed-by date (if any) not yet passed, and its organisation not retired;
 - a supply line counts what is left (offered less what is claimed) while its supply is
-  not hidden, not all claimed or closed, and its use-by date (if any) not yet passed.
+  not hidden, not all claimed or closed, its use-by date (if any) not yet passed, and
+  its organisation not retired.
 
 Quantities are added up per unit: 10 kg and 10 packs are not 20 of anything. Items
 from two boxes are the same when their `match_key` (folded name and unit) is.
@@ -22,24 +23,21 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from appliance.box import Box
+from appliance.dates import local_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import UNITS
 from appliance.models import Centre, Item, Org, Post, PostLine
 from appliance.services.accounts import Actor
 from appliance.services.catalogue import CATEGORY_LABELS
-from appliance.services.orgs import organised_by
+from appliance.services.orgs import organised_by, retired_org_ids
+from appliance.text import plain
 
 MATCHES_MAX = 50  # a page of actions a person can take in; the rest are counted
 
 
 # --- words: quantities and sentences, translated by whoever shows them ------------------
-
-
-def _plain_gettext(text: str, **params) -> str:
-    return text % params if params else text
 
 
 def _plain_ngettext(singular: str, plural: str, num: int, **params) -> str:
@@ -59,7 +57,7 @@ class Words:
     ("9 Jan", under a chart's bars).
     """
 
-    gettext: Callable[..., str] = _plain_gettext
+    gettext: Callable[..., str] = plain
     ngettext: Callable[..., str] = _plain_ngettext
     day: Callable[[str], str] = field(default=lambda iso: iso)
     short_day: Callable[[str], str] = field(default=_short_day)
@@ -111,9 +109,12 @@ def org_directory(box: Box) -> dict[str, dict]:
     }
 
 
-def _unknown_org(org_id: str) -> dict:
-    # A post can arrive before its organisation's record (a bundle on a USB stick may
-    # carry only part of the picture): it still counts, under a plain name.
+def unknown_org(org_id: str) -> dict:
+    """Return an organisation whose record has not reached this box, under a plain name.
+
+    A post can arrive before its organisation's record (a bundle on a USB stick may
+    carry only part of the picture): it still counts, as "an organisation".
+    """
     return {
         "id": org_id,
         "name": N_("an organisation"),
@@ -139,13 +140,6 @@ def org_label(org: dict, words: Words = PLAIN) -> str:
 # --- open lines ---------------------------------------------------------------------------
 
 
-def today(box: Box, now_ms: int | None = None) -> datetime.date:
-    """Return the centre's date at now_ms (default: the box's clock)."""
-    zone = ZoneInfo(box.settings["timezone"])
-    ms = box.log.now_ms() if now_ms is None else now_ms
-    return datetime.datetime.fromtimestamp(ms / 1000, zone).date()
-
-
 @dataclass(frozen=True)
 class OpenLine:
     """One item of an open need (what is missing) or open supply (what is left)."""
@@ -164,7 +158,7 @@ class OpenLine:
 
 def open_lines(box: Box, post_type: str, now_ms: int | None = None) -> list[OpenLine]:
     """Return the open lines of food needs (post_type "need") or supplies ("offer")."""
-    day = today(box, now_ms).isoformat()
+    day = local_day(box, now_ms).isoformat()
     date_column = Post.needed_by if post_type == "need" else Post.use_by
     rows = (
         PostLine.select(
@@ -185,6 +179,7 @@ def open_lines(box: Box, post_type: str, now_ms: int | None = None) -> list[Open
         .where(
             (Post.type == post_type)
             & Post.org.is_null(False)
+            & Post.org.not_in(retired_org_ids())
             & (Post.hidden == False)  # noqa: E712 (peewee expression)
             & (Post.status != "resolved")
             & (date_column.is_null() | (date_column >= day))
@@ -289,8 +284,8 @@ def find_matches(
                 {
                     "amount": min(offer.qty, need.qty),
                     "item": {"name": need.name, "unit": need.unit, "category": need.category},
-                    "supply": _side(offer, orgs.get(offer.org) or _unknown_org(offer.org)),
-                    "need": _side(need, orgs.get(need.org) or _unknown_org(need.org)),
+                    "supply": _side(offer, orgs.get(offer.org) or unknown_org(offer.org)),
+                    "need": _side(need, orgs.get(need.org) or unknown_org(need.org)),
                     "keys": ((offer.post, offer.item), (need.post, need.item)),
                 }
             )
@@ -350,7 +345,7 @@ def balance(
         for org_id in dict.fromkeys(line.org for line in cat_needs + cat_offers):
             rows.append(
                 {
-                    "org": orgs.get(org_id) or _unknown_org(org_id),
+                    "org": orgs.get(org_id) or unknown_org(org_id),
                     "needed": by_unit([n for n in cat_needs if n.org == org_id]),
                     "on_offer": by_unit([o for o in cat_offers if o.org == org_id]),
                 }

@@ -3,8 +3,9 @@
 Everything here is what the board already shows anyone: no member's name or id leaves
 the box this way (a pledge row says how much of what, not who). Hidden posts and their
 pledges are left out. Rows come from the projections only, so an export made on two
-synced boxes is the same. The column dictionary (COLUMNS) is the contract: the page
-shows it, a test checks it against the headers, and a column is only ever added.
+synced boxes is the same. The column dictionary (food_export_columns.COLUMNS) is the
+contract: the page shows it, a test checks it against the headers, and a column is only
+ever added.
 """
 
 from __future__ import annotations
@@ -14,136 +15,16 @@ import datetime
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from appliance.box import Box
-from appliance.dates import parse_day
+from appliance.dates import check_range, day_start_ms, local_day, local_time, parse_day
 from appliance.errors import N_, InvalidInput, NotFound
 from appliance.kinds import ITEM_CATEGORIES
 from appliance.models import Centre, Item, Org, Pledge, Post, PostLine, Shift
 from appliance.services.catalogue import CATEGORY_LABELS
+from appliance.services.food_export_columns import COLUMNS, DATASETS, FILTERS
 
-DATASETS = {
-    "needs": {
-        "title": N_("Needs"),
-        "about": N_("One row for each item a food bank asks for, with what is still missing."),
-    },
-    "supplies": {
-        "title": N_("Supplies"),
-        "about": N_("One row for each item on offer, with how many are claimed and left."),
-    },
-    "pledges": {
-        "title": N_("Pledges and claims"),
-        "about": N_(
-            "How much of which item was promised to a need or claimed from a supply, and "
-            "how much of it counts. No names."
-        ),
-    },
-    "shifts": {
-        "title": N_("Shifts"),
-        "about": N_("Volunteer shifts and working parties, with how many people are coming."),
-    },
-}
 FORMATS = ("csv", "json")
-
-_ORG = [
-    ("org_id", N_("Id of the organisation (use it in the organisation filter).")),
-    ("org", N_("Name of the organisation.")),
-    ("org_centre", N_("The centre whose box keeps the organisation.")),
-]
-_ITEM = [
-    ("item", N_("Item name, from the shared catalogue.")),
-    (
-        "category",
-        N_(
-            "Item category: tins, dry, fresh, frozen, drinks, toiletries, household, baby, "
-            "pet or other."
-        ),
-    ),
-    ("unit", N_("Unit the quantities count in: items, kg, packs, trays, boxes, bags or litres.")),
-]
-_POST_END = [
-    ("status", N_("open, on_it (someone is on it) or resolved (met, or covered in full).")),
-    ("created", N_("When it was posted: date and time with the time zone (ISO 8601).")),
-]
-COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "needs": [
-        ("need", N_("Id of the need (the same on every box).")),
-        ("title", N_("Title of the need.")),
-        *_ORG,
-        *_ITEM,
-        ("qty", N_("How many were asked for.")),
-        ("covered", N_("How many pledges cover so far.")),
-        ("missing", N_("How many are still missing: qty minus covered.")),
-        ("needed_by", N_("Date it is needed by (YYYY-MM-DD), or empty.")),
-        *_POST_END,
-    ],
-    "supplies": [
-        ("supply", N_("Id of the supply (the same on every box).")),
-        ("title", N_("Title of the supply.")),
-        *_ORG,
-        ("place", N_("Where to collect it.")),
-        *_ITEM,
-        ("offered", N_("How many are on offer.")),
-        ("claimed", N_("How many organisations have claimed so far.")),
-        ("left", N_("How many are left: offered minus claimed.")),
-        ("use_by", N_("Use-by date (YYYY-MM-DD), or empty.")),
-        *_POST_END,
-    ],
-    "pledges": [
-        ("id", N_("Id of the pledge or claim.")),
-        ("post", N_("Id of the need (for a pledge) or the supply (for a claim).")),
-        ("kind", N_("pledge (to bring items to a need) or claim (to take items from a supply).")),
-        ("org_id", N_("Id of the organisation whose need or supply it is.")),
-        ("org", N_("Name of that organisation.")),
-        *_ITEM,
-        ("qty", N_("How many were pledged or claimed.")),
-        (
-            "counted",
-            N_(
-                "How many of them count: pledges count in the order they were made, each "
-                "up to what was still missing, so a later one may count less or nothing."
-            ),
-        ),
-        ("bring_on", N_("Date the pledger means to bring them (YYYY-MM-DD), or empty.")),
-        ("date", N_("Date the pledge or claim was made (YYYY-MM-DD).")),
-        ("claim_org_id", N_("For a claim: id of the organisation claiming; empty for a pledge.")),
-        ("claim_org", N_("For a claim: name of the organisation claiming; empty for a pledge.")),
-    ],
-    "shifts": [
-        ("id", N_("Id of the shift.")),
-        *_ORG,
-        ("title", N_("Title of the shift.")),
-        ("start", N_("When it starts: date and time with the time zone (ISO 8601).")),
-        ("end", N_("When it ends: date and time with the time zone (ISO 8601).")),
-        ("place", N_("Where it is.")),
-        ("bring", N_("What to bring, or empty.")),
-        ("people", N_("How many volunteers are wanted.")),
-        ("coming", N_("How many volunteers are confirmed (at most people).")),
-        ("waiting", N_("How many more signed up and wait for a place.")),
-        ("cancelled", N_("true if the shift is cancelled, else false.")),
-    ],
-}
-assert set(COLUMNS) == set(DATASETS)
-
-FILTERS = [
-    (
-        "bank",
-        N_(
-            "Only this organisation (its id): its needs, supplies and shifts, and the "
-            "pledges and claims on them or made for it."
-        ),
-    ),
-    ("category", N_("Only items of this category (not for shifts, which have no items).")),
-    (
-        "from",
-        N_(
-            "From this date (YYYY-MM-DD): posted, pledged or claimed on or after it; "
-            "shifts starting on or after it."
-        ),
-    ),
-    ("to", N_("Up to this date (YYYY-MM-DD), that day included.")),
-]
 FILTER_NAMES = tuple(name for name, _ in FILTERS)
 # A spreadsheet runs a cell starting with these as a formula: a title typed on the board
 # must never become one on a staff member's computer.
@@ -199,15 +80,7 @@ def read_filters(
         errors["category"] = N_("There is no such item category: choose one from the list.")
     elif values["category"] and dataset == "shifts":
         errors["category"] = N_("Shifts have no items, so they cannot be filtered by category.")
-    days = {}
-    for name in ("from", "to"):
-        if values[name]:
-            try:
-                days[name] = parse_day(values[name])
-            except ValueError:
-                errors[name] = N_("Please give the date as YYYY-MM-DD, like 2026-03-01.")
-    if len(days) == 2 and days["from"] > days["to"]:
-        errors["to"] = N_("The end date is before the start date.")
+    check_range(values, errors, N_("Please give the date as YYYY-MM-DD, like 2026-03-01."))
     for name in errors:
         values[name] = ""
     return ExportFilters(values["bank"], values["category"], values["from"], values["to"]), errors
@@ -229,9 +102,14 @@ def for_dataset(filters: ExportFilters, dataset: str) -> dict[str, str]:
     return args
 
 
+def _centre_names() -> dict[str, str]:
+    """Return {origin: centre name} for every centre this box knows, its own included."""
+    return {c.origin: c.name for c in Centre.select()}
+
+
 def filter_choices() -> dict:
     """Return what the filter form offers: organisations and item categories."""
-    centres = {c.origin: c.name for c in Centre.select()}
+    centres = _centre_names()
     orgs = sorted(Org.select(), key=lambda o: (o.name.casefold(), centres.get(o.origin, "")))
     return {
         "orgs": [{"id": o.id, "name": o.name, "centre": centres.get(o.origin)} for o in orgs],
@@ -246,19 +124,16 @@ class _Context:
     """What every dataset looks up: organisations, their centres, items, the time zone."""
 
     def __init__(self, box: Box, filters: ExportFilters):
-        self.zone = ZoneInfo(box.settings["timezone"])
+        self.box = box
         self.filters = filters
-        centres = {c.origin: c.name for c in Centre.select()}
+        centres = _centre_names()
         self.orgs = {o.id: (o.name, centres.get(o.origin)) for o in Org.select()}
         self.items = {i.id: i for i in Item.select()}
         self.start_ms = self.end_ms = None
         if filters.from_:
-            self.start_ms = self._day_start_ms(parse_day(filters.from_))
+            self.start_ms = day_start_ms(box, parse_day(filters.from_))
         if filters.to:
-            self.end_ms = self._day_start_ms(parse_day(filters.to) + datetime.timedelta(days=1))
-
-    def _day_start_ms(self, day: datetime.date) -> int:
-        return int(datetime.datetime.combine(day, datetime.time(), self.zone).timestamp() * 1000)
+            self.end_ms = day_start_ms(box, parse_day(filters.to) + datetime.timedelta(days=1))
 
     def in_range(self, query, field):
         """Return the query narrowed to rows whose timestamp field lies within from/to."""
@@ -269,10 +144,10 @@ class _Context:
         return query
 
     def iso(self, ms: int) -> str:
-        return datetime.datetime.fromtimestamp(ms / 1000, self.zone).isoformat(timespec="seconds")
+        return local_time(self.box, ms).isoformat(timespec="seconds")
 
     def day(self, ms: int) -> str:
-        return datetime.datetime.fromtimestamp(ms / 1000, self.zone).date().isoformat()
+        return local_day(self.box, ms).isoformat()
 
     def org(self, org_id: str | None) -> dict:
         name, centre = self.orgs.get(org_id, (None, None))
@@ -468,6 +343,4 @@ def as_json(data: Export) -> dict:
 
 def filename(box: Box, dataset: str, fmt: str) -> str:
     """Return the download's file name: the dataset and today's date in the centre's zone."""
-    zone = ZoneInfo(box.settings["timezone"])
-    today = datetime.datetime.fromtimestamp(box.log.now_ms() / 1000, zone).date()
-    return f"kith-food-{dataset}-{today.isoformat()}.{fmt}"
+    return f"kith-food-{dataset}-{local_day(box).isoformat()}.{fmt}"

@@ -14,7 +14,17 @@
 Small counts are suppressed so that no household or volunteer can be singled out: a
 figure built from fewer than MIN_COUNT posts (or MIN_COUNT volunteers) is given as
 {"value": None, "suppressed": True} and shown as "fewer than 3", never as its number.
-A zero (nothing at all) is shown: it singles nobody out.
+A zero (nothing at all) is shown: it singles nobody out. What this protects is the
+aggregate: a week's demand that is really one family's need, or a weekday's turnout
+that is one or two named regulars, cannot be read off a chart, a table or an export of
+these figures.
+
+What it does not hide, by design: the figures an organisation publishes itself. A need's
+or supply's quantities (asked for, pledged, still missing, left) and a shift's places
+(wanted, coming, left) are that organisation's public notice, shown on the post, the
+shift, the balance, the kiosk and in the exports however small they are, because people
+act on them ("2 places left"). They name no household and no volunteer; pledgers' and
+volunteers' names reach only the organisers and staff (food_queries, shifts).
 
 Every function takes `now_ms` (default: the box's clock), so results are repeatable.
 """
@@ -23,9 +33,9 @@ from __future__ import annotations
 
 import datetime
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 from appliance.box import Box
+from appliance.dates import DAY_MS, day_start_ms, local_day
 from appliance.errors import N_, InvalidInput
 from appliance.kinds import ITEM_CATEGORIES
 from appliance.models import Item, Org, Post, PostLine, Shift, ShiftVolunteer
@@ -39,7 +49,6 @@ RISING_FACTOR = Fraction(3, 2)
 RISING_FLOOR = 10  # a week, on average over the recent weeks: below it, no alarm
 LABOUR_DAYS = 28
 FILLED_SHARE = Fraction(3, 4)
-DAY_MS = 86_400_000
 WEEKDAYS = (
     N_("Monday"),
     N_("Tuesday"),
@@ -63,22 +72,9 @@ def _now(box: Box, now_ms: int | None) -> int:
     return box.log.now_ms() if now_ms is None else now_ms
 
 
-def _zone(box: Box) -> ZoneInfo:
-    return ZoneInfo(box.settings["timezone"])
-
-
-def _day_of(ms: int, zone: ZoneInfo) -> datetime.date:
-    return datetime.datetime.fromtimestamp(ms / 1000, zone).date()
-
-
-def _start_ms(day: datetime.date, zone: ZoneInfo) -> int:
-    return int(datetime.datetime.combine(day, datetime.time(), zone).timestamp() * 1000)
-
-
 def weeks(box: Box, now_ms: int | None = None, count: int = WEEKS) -> list[dict]:
     """Return the last `count` ISO weeks, oldest first, the current week last."""
-    zone = _zone(box)
-    today = _day_of(_now(box, now_ms), zone)
+    today = local_day(box, _now(box, now_ms))
     monday = today - datetime.timedelta(days=today.weekday())
     result = []
     for back in range(count - 1, -1, -1):
@@ -88,8 +84,8 @@ def weeks(box: Box, now_ms: int | None = None, count: int = WEEKS) -> list[dict]
             {
                 "key": f"{year}-W{week:02d}",
                 "start": start.isoformat(),
-                "start_ms": _start_ms(start, zone),
-                "end_ms": _start_ms(start + datetime.timedelta(weeks=1), zone),
+                "start_ms": day_start_ms(box, start),
+                "end_ms": day_start_ms(box, start + datetime.timedelta(weeks=1)),
             }
         )
     return result
@@ -157,7 +153,6 @@ def weekly(box: Box, category: str | None = None, now_ms: int | None = None) -> 
 def labour(box: Box, now_ms: int | None = None) -> list[dict]:
     """Return, per weekday, places asked for and volunteers confirmed on recent shifts."""
     now = _now(box, now_ms)
-    zone = _zone(box)
     shifts = list(
         Shift.select().where(
             (Shift.cancelled == False)  # noqa: E712 (peewee expression)
@@ -168,7 +163,7 @@ def labour(box: Box, now_ms: int | None = None) -> list[dict]:
     confirmed = _confirmed([s.id for s in shifts])
     days = [{"shifts": 0, "needed": 0, "coming": 0, "people": set()} for _ in WEEKDAYS]
     for s in shifts:
-        d = days[_day_of(s.start_ms, zone).weekday()]
+        d = days[local_day(box, s.start_ms).weekday()]
         d["shifts"] += 1
         d["needed"] += s.people
         d["coming"] += len(confirmed.get(s.id, ()))
@@ -237,7 +232,6 @@ def rising(box: Box, now_ms: int | None = None) -> list[dict]:
 def short_weeks(box: Box, now_ms: int | None = None) -> list[dict]:
     """Return the coming weeks whose shifts have too few of their places filled."""
     now = _now(box, now_ms)
-    zone = _zone(box)
     shifts = list(
         Shift.select()
         .where(
@@ -251,7 +245,7 @@ def short_weeks(box: Box, now_ms: int | None = None) -> list[dict]:
     names = {o.id: o.name for o in Org.select(Org.id, Org.name)}
     by_week: dict[datetime.date, list[Shift]] = {}
     for s in shifts:
-        start = _day_of(s.start_ms, zone)
+        start = local_day(box, s.start_ms)
         by_week.setdefault(start - datetime.timedelta(days=start.weekday()), []).append(s)
     found = []
     for monday, week_shifts in by_week.items():

@@ -14,6 +14,7 @@ from appliance.kinds import ORG_NAME_MAX, ORG_ROLES, ORG_TYPES, PLACE_MAX
 from appliance.models import Member, Org, OrgRole
 from appliance.services.accounts import Actor, require_member
 from appliance.services.members import require_staff
+from appliance.text import one_line
 
 ORG_TYPE_LABELS = {
     "foodbank": N_("Food bank"),
@@ -24,17 +25,13 @@ ORG_TYPE_LABELS = {
 assert set(ORG_TYPE_LABELS) == set(ORG_TYPES)
 
 
-def _one_line(text) -> str:
-    return " ".join((text or "").split())
-
-
 def check_org(data: dict) -> dict:
     """Validate an organisation's name, type and place; return the cleaned fields."""
     errors: dict[str, str] = {}
     body = {
-        "name": _one_line(data.get("name")),
-        "type": _one_line(data.get("type")),
-        "place": _one_line(data.get("place")),
+        "name": one_line(data.get("name")),
+        "type": one_line(data.get("type")),
+        "place": one_line(data.get("place")),
     }
     if not body["name"]:
         errors["name"] = N_("Please give the organisation's name.")
@@ -120,6 +117,15 @@ def list_orgs(box: Box, types: tuple[str, ...] = ORG_TYPES, active_only: bool = 
     if active_only:
         query = query.where(Org.active == True)  # noqa: E712 (peewee expression)
     return list(query.order_by(Org.name))
+
+
+def retired_org_ids():
+    """Return a query of the ids of retired organisations, to leave their posts out.
+
+    Use it as `Post.org.not_in(retired_org_ids())`, not as a join on active ones: a post
+    whose organisation has not reached this box yet still counts.
+    """
+    return Org.select(Org.id).where(Org.active == False)  # noqa: E712 (peewee expression)
 
 
 def org_people(org_id: str) -> list[dict]:

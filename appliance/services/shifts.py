@@ -4,46 +4,31 @@ An organiser of an organisation plans a shift (when, where, how many people, wha
 bring); anyone signed in signs up or withdraws until it starts. Boxes that each took
 the last place while apart agree after sync: the fold confirms the first `people`
 volunteers in the agreed record order and puts the rest on a waiting list, from which
-they move up when someone withdraws (appliance/projection.py, `_fold_shift`).
+they move up when someone withdraws (appliance/fold_food.py, `fold_shift`).
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from zoneinfo import ZoneInfo
 
 from appliance.box import Box
-from appliance.dates import parse_day
+from appliance.dates import DAY_MS, local_day, local_ms, local_time, parse_day
+from appliance.db import database
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.kinds import BRING_MAX, PEOPLE_MAX, PLACE_MAX, REASON_MAX, TITLE_MAX
-from appliance.models import Centre, Member, Org, Shift, ShiftVolunteer
+from appliance.models import Member, Org, Shift, ShiftVolunteer
 from appliance.services.accounts import Actor, require_member
+from appliance.services.board_queries import other_centres
 from appliance.services.orgs import get_org, is_organiser, organised_by, require_organiser
+from appliance.text import clean_text, one_line
 
 SHIFT_FIELDS = ("org", "title", "date", "start", "end", "place", "people", "bring")
 HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 AHEAD_DAYS = 366  # shifts are planned at most a year ahead: further is a typo
 OVERNIGHT_MAX_HOURS = 12  # an end time before the start means the next day, up to this
 UPCOMING_DAYS = 28
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
-
-def _one_line(text) -> str:
-    return " ".join(str(text or "").split())
-
-
-def _zone(box: Box) -> ZoneInfo:
-    return ZoneInfo(box.settings["timezone"])
-
-
-def _local(box: Box, ms: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(ms / 1000, _zone(box))
-
-
-def _ms(moment: datetime.datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _parse_time(text: str) -> datetime.time | None:
@@ -54,7 +39,7 @@ def _parse_time(text: str) -> datetime.time | None:
 def _check_when(box: Box, data: dict, errors: dict) -> tuple[int, int] | None:
     """Return (start, end) in epoch ms from a local date and times, or note the errors."""
     day = None
-    raw = {name: _one_line(data.get(name)) for name in ("date", "start", "end")}
+    raw = {name: one_line(data.get(name)) for name in ("date", "start", "end")}
     try:
         day = parse_day(raw["date"])
     except ValueError:
@@ -78,12 +63,9 @@ def _check_when(box: Box, data: dict, errors: dict) -> tuple[int, int] | None:
         )
     if day is None or start is None or end is None:
         return None
-    zone = _zone(box)
-    begins = datetime.datetime.combine(day, start, zone)
     # An end before the start is the next morning (a night shift), within reason.
     end_day = day + datetime.timedelta(days=1) if end < start else day
-    ends = datetime.datetime.combine(end_day, end, zone)
-    start_ms, end_ms = _ms(begins), _ms(ends)
+    start_ms, end_ms = local_ms(box, day, start), local_ms(box, end_day, end)
     longest = OVERNIGHT_MAX_HOURS * HOUR_MS if end_day != day else DAY_MS
     if not 0 < end_ms - start_ms <= longest:
         errors["end"] = N_(
@@ -93,8 +75,7 @@ def _check_when(box: Box, data: dict, errors: dict) -> tuple[int, int] | None:
         return None
     now = box.log.now_ms()
     if start_ms <= now:
-        today = _local(box, now).date()
-        errors["start" if day == today else "date"] = N_(
+        errors["start" if day == local_day(box, now) else "date"] = N_(
             "That time has already passed. Please choose a time still to come."
         )
         return None
@@ -105,7 +86,7 @@ def _check_when(box: Box, data: dict, errors: dict) -> tuple[int, int] | None:
 
 
 def _check_people(text) -> int | None:
-    text = _one_line(text)
+    text = one_line(text)
     if not re.fullmatch(r"\d{1,4}", text) or not 1 <= int(text) <= PEOPLE_MAX:
         return None
     return int(text)
@@ -114,19 +95,19 @@ def _check_people(text) -> int | None:
 def check_shift(box: Box, org: Org, data: dict) -> dict:
     """Validate a shift's fields for an organisation; return the record body."""
     errors: dict[str, str] = {}
-    title = _one_line(data.get("title"))
+    title = one_line(data.get("title"))
     if not title:
         errors["title"] = N_("Please say in a few words what the shift is for.")
     elif len(title) > TITLE_MAX:
         errors["title"] = N_("Please keep the title under 120 characters.")
     when = _check_when(box, data, errors)
-    place = _one_line(data.get("place")) or org.place
+    place = one_line(data.get("place")) or org.place
     if len(place) > PLACE_MAX:
         errors["place"] = N_("Please keep the place under 80 characters.")
     people = _check_people(data.get("people"))
     if people is None:
         errors["people"] = N_("Please give how many people you need: a number from 1 to 500.")
-    bring = str(data.get("bring") or "").strip().replace("\r\n", "\n")
+    bring = clean_text(data.get("bring"))
     if len(bring) > BRING_MAX:
         errors["bring"] = N_("Please keep “what to bring” under 500 characters.")
     if errors:
@@ -145,7 +126,7 @@ def check_shift(box: Box, org: Org, data: dict) -> dict:
 
 def create_shift(box: Box, actor: Actor | None, data: dict) -> str:
     """Plan a shift or working party for an organisation you organise; return its id."""
-    org = require_organiser(actor, _one_line(data.get("org")))
+    org = require_organiser(actor, one_line(data.get("org")))
     body = check_shift(box, org, data)
     return box.log.append("shift.created", body, author=actor.id).id
 
@@ -193,7 +174,7 @@ def cancel_shift(box: Box, actor: Actor | None, shift_id: str, reason: str) -> N
         raise Conflict(N_("This shift is already cancelled."))
     if shift.start_ms <= box.log.now_ms():
         raise Conflict(N_("This shift has already started, so it can no longer be cancelled."))
-    reason = str(reason or "").strip().replace("\r\n", "\n")
+    reason = clean_text(reason)
     if not reason:
         raise InvalidInput({"reason": N_("Please say why, so the volunteers know.")})
     if len(reason) > REASON_MAX:
@@ -204,29 +185,32 @@ def cancel_shift(box: Box, actor: Actor | None, shift_id: str, reason: str) -> N
 def join(box: Box, actor: Actor | None, shift_id: str) -> None:
     """Sign up to a shift that has places left and has not started."""
     require_member(actor)
-    shift = get_shift(shift_id)
-    if shift.cancelled:
-        raise Conflict(N_("This shift has been cancelled."))
-    if shift.start_ms <= box.log.now_ms():
-        raise Conflict(N_("This shift has already started, so you can no longer sign up."))
-    if _signed_up(shift, actor.id):
-        raise Conflict(N_("You have already signed up to this shift."))
-    if shift.coming >= shift.people:
-        raise Conflict(
-            N_("Sorry, this shift is full: all %(people)d places are taken."), people=shift.people
-        )
-    box.log.append("shift.joined", {}, subject=shift.id, author=actor.id)
+    with database.atomic():  # IMMEDIATE: two sign-ups cannot both take the last place
+        shift = get_shift(shift_id)
+        if shift.cancelled:
+            raise Conflict(N_("This shift has been cancelled."))
+        if shift.start_ms <= box.log.now_ms():
+            raise Conflict(N_("This shift has already started, so you can no longer sign up."))
+        if _signed_up(shift, actor.id):
+            raise Conflict(N_("You have already signed up to this shift."))
+        if shift.coming >= shift.people:
+            raise Conflict(
+                N_("Sorry, this shift is full: all %(people)d places are taken."),
+                people=shift.people,
+            )
+        box.log.append("shift.joined", {}, subject=shift.id, author=actor.id)
 
 
 def leave(box: Box, actor: Actor | None, shift_id: str) -> None:
     """Withdraw from a shift you signed up to, before it starts."""
     require_member(actor)
-    shift = get_shift(shift_id)
-    if not _signed_up(shift, actor.id):
-        raise Conflict(N_("You are not signed up to this shift."))
-    if shift.start_ms <= box.log.now_ms():
-        raise Conflict(N_("This shift has already started, so you can no longer withdraw."))
-    box.log.append("shift.left", {}, subject=shift.id, author=actor.id)
+    with database.atomic():  # IMMEDIATE: the check and the record see the same sign-ups
+        shift = get_shift(shift_id)
+        if not _signed_up(shift, actor.id):
+            raise Conflict(N_("You are not signed up to this shift."))
+        if shift.start_ms <= box.log.now_ms():
+            raise Conflict(N_("This shift has already started, so you can no longer withdraw."))
+        box.log.append("shift.left", {}, subject=shift.id, author=actor.id)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -242,11 +226,11 @@ def _summaries(box: Box, viewer: Actor | None, shifts: list[Shift]) -> list[dict
             (ShiftVolunteer.member == viewer.id) & ShiftVolunteer.shift.in_([s.id for s in shifts])
         )
         mine = {r.shift: r.confirmed for r in rows}
-    centres = {c.origin: c.name for c in Centre.select().where(Centre.origin != box.origin)}
+    centres = other_centres(box)
     now = box.log.now_ms()
     out = []
     for s in shifts:
-        start, end = _local(box, s.start_ms), _local(box, s.end_ms)
+        start, end = local_time(box, s.start_ms), local_time(box, s.end_ms)
         org = orgs.get(s.org)
         out.append(
             {

@@ -163,7 +163,7 @@ def test_covered_closed_hidden_and_out_of_date_posts_are_left_out(
     covered = need(box, organiser, hilltop, [(beans, 10)], title="Covered")
     pledge(box, alice, covered, beans, 10)
     closed = need(box, organiser, hilltop, [(beans, 11)], title="Closed")
-    board.resolve(box, organiser, closed, "Sorted")
+    board.resolve(box, staff, closed, "Sorted")
     hidden = need(box, organiser, hilltop, [(beans, 12)], title="Hidden")
     moderation.set_post_hidden(box, staff, hidden, True, "Posted twice")
     need(box, organiser, hilltop, [(beans, 13)], title="Too late", needed_by=day(box, 1))

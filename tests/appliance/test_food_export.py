@@ -82,10 +82,16 @@ def world(box, staff, alice, bob, clock) -> Food:
     )
     clock.advance(60_000)  # the rest a minute later, so the order by time is plain
     task = food.create_need(
-        box, olu, {"org": elm, "title": "Drivers on Saturday", "details": "", "task": "1"}, []
+        box,
+        olu,
+        {"org": elm, "title": "Drivers on Saturday", "needed_by": "2026-01-03", "task": "1"},
+        [],
     )
     hidden = food.create_need(
-        box, olu, {"org": elm, "title": "Spam", "details": "", "needed_by": ""}, [(pasta, "3")]
+        box,
+        olu,
+        {"org": elm, "title": "Spam", "details": "", "needed_by": "2026-01-10"},
+        [(pasta, "3")],
     )
     supply = food.create_supply(
         box,
@@ -120,7 +126,7 @@ def world(box, staff, alice, bob, clock) -> Food:
     nappy_need = food.create_need(
         box,
         olu,
-        {"org": mill, "title": "Nappies", "details": "", "needed_by": ""},
+        {"org": mill, "title": "Nappies", "details": "", "needed_by": "2026-01-09"},
         [(nappies, "6")],
     )
     pledges["nappies"] = food.pledge(box, alice, nappy_need, nappies, "2")

@@ -10,7 +10,16 @@ from recordmaker import DAY_MS, Origin
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed, NotFound, NotSignedIn
 from appliance.models import Item, Pledge, Post, PostLine
-from appliance.services import board, board_queries, catalogue, centre, food, moderation, orgs
+from appliance.services import (
+    board,
+    board_queries,
+    catalogue,
+    centre,
+    food,
+    food_queries,
+    moderation,
+    orgs,
+)
 from appliance.services.board_queries import BoardFilters
 
 BANK = {"name": "Millbrook Food Bank", "type": "foodbank", "place": "Church Hall"}
@@ -19,7 +28,12 @@ TODAY = "2026-01-01"  # the appliance tests' clock starts at 2026-01-01 12:00 UT
 
 
 def need_data(**change) -> dict:
-    return {"title": "Tins for the weekend", "details": "Drop off at the hall.", **change}
+    return {
+        "title": "Tins for the weekend",
+        "details": "Drop off at the hall.",
+        "needed_by": "2026-01-10",
+        **change,
+    }
 
 
 @pytest.fixture
@@ -100,7 +114,7 @@ def test_an_organiser_posts_a_need_with_items(box, olive, bank, items, need):
     )
     assert (post.author, post.status, post.covered) == (olive.id, "open", False)
     assert lines_of(need) == {items["Baked beans"]: (10, 0), items["Pasta"]: (5, 0)}
-    detail = food.food_detail(box, olive, need)
+    detail = food_queries.food_detail(box, olive, need)
     assert [(line["name"], line["unit"], line["missing"]) for line in detail["lines"]] == [
         ("Baked beans", "items", 10),
         ("Pasta", "packs", 5),
@@ -120,7 +134,7 @@ def test_a_need_may_name_its_own_place(box, olive, bank, items):
 def test_a_volunteer_task_has_no_items(box, olive, bank, alice):
     post_id = food.create_need(box, olive, need_data(org=bank, task="1"), [("", ""), ("", "")])
     assert PostLine.select().where(PostLine.post == post_id).count() == 0
-    detail = food.food_detail(box, alice, post_id)
+    detail = food_queries.food_detail(box, alice, post_id)
     assert (detail["task"], detail["can_pledge"]) == (True, False)
     # Volunteers say "I can help" as on any post.
     board.offer_help(box, alice, post_id, "can_help")
@@ -161,6 +175,9 @@ def test_only_organisers_post_for_an_organisation(box, alice, staff, sid, bank, 
         ({"place": "x" * 81}, None, "place"),
         ({"needed_by": "2025-12-31"}, None, "needed_by"),
         ({"needed_by": "next week"}, None, "needed_by"),
+        ({"needed_by": ""}, None, "needed_by"),  # every need says by when
+        ({"needed_by": "   "}, None, "needed_by"),
+        ({"needed_by": None, "task": "1"}, [], "needed_by"),  # a volunteer task too
         ({}, [], "lines"),
         ({}, [("", ""), ("", "")], "lines"),
         ({}, [("Baked beans", "0")], "lines"),
@@ -193,6 +210,14 @@ def test_every_bad_field_is_named_at_once(box, olive, items):
     with pytest.raises(InvalidInput) as excinfo:
         food.create_need(box, olive, {"title": "", "needed_by": "2020-01-01"}, [("", "-1")])
     assert set(refused(excinfo)) == {"org", "title", "needed_by", "lines"}
+
+
+def test_a_need_says_by_when(box, olive, bank, items):
+    before = record_count()
+    with pytest.raises(InvalidInput) as excinfo:
+        food.create_need(box, olive, need_data(org=bank, needed_by=""), [(items["Soup"], "3")])
+    assert refused(excinfo) == {"needed_by": "Please give the date you need it by."}
+    assert record_count() == before
 
 
 def test_retired_items_and_unknown_units_are_refused(box, staff, olive, bank, items):
@@ -242,19 +267,21 @@ def test_pledges_fill_a_need_in_parts_and_close_it(box, clock, need, items, alic
     first = food.pledge(box, alice, need, beans, "4", "2026-01-05")
     assert lines_of(need)[beans] == (10, 4)
     assert Post.get_by_id(need).status == "open"
-    detail = food.food_detail(box, alice, need)
+    detail = food_queries.food_detail(box, alice, need)
     assert (detail["fully_covered"], detail["covered"], detail["missing"]) == (False, 4, 11)
     assert detail["can_pledge"] is True
     assert [line["item"] for line in detail["open_lines"]] == [beans, pasta]
 
     food.pledge(box, bob, need, beans, " 6 ", "")
-    assert [line["item"] for line in food.food_detail(box, bob, need)["open_lines"]] == [pasta]
+    assert [line["item"] for line in food_queries.food_detail(box, bob, need)["open_lines"]] == [
+        pasta
+    ]
     clock.advance(60_000)
     food.pledge(box, bob, need, pasta, "5")
     post = Post.get_by_id(need)
     assert (post.status, post.covered, post.resolved_by) == ("resolved", True, None)
     assert post.resolved_ms == clock.ms  # closed at the pledge that covered it
-    assert food.food_detail(box, bob, need)["can_pledge"] is False
+    assert food_queries.food_detail(box, bob, need)["can_pledge"] is False
 
     # Alice cannot come after all: the need opens again for what she pledged.
     food.withdraw_pledge(box, alice, first)
@@ -375,20 +402,20 @@ def test_only_the_pledger_withdraws_a_pledge(box, need, items, alice, bob, olive
 
 def test_pledgers_names_reach_only_them_organisers_and_staff(box, need, items, alice, bob):
     food.pledge(box, alice, need, items["Pasta"], "2", "2026-01-04")
-    seen = food.food_detail(box, None, need)  # a visitor
+    seen = food_queries.food_detail(box, None, need)  # a visitor
     assert [(p["who"], p["qty"], p["mine"]) for p in seen["pledges"]] == [(None, 2, False)]
-    assert food.food_detail(box, bob, need)["pledges"][0]["who"] is None
-    assert food.food_detail(box, alice, need)["pledges"][0]["who"] == "Alice"
-    assert food.food_detail(box, alice, need)["pledges"][0]["mine"] is True
+    assert food_queries.food_detail(box, bob, need)["pledges"][0]["who"] is None
+    assert food_queries.food_detail(box, alice, need)["pledges"][0]["who"] == "Alice"
+    assert food_queries.food_detail(box, alice, need)["pledges"][0]["mine"] is True
 
 
 def test_organisers_and_staff_see_pledgers(box, need, items, alice, olive, staff):
     food.pledge(box, alice, need, items["Pasta"], "2", "2026-01-04")
     for who in (olive, staff):
-        detail = food.food_detail(box, who, need)
+        detail = food_queries.food_detail(box, who, need)
         assert [(p["who"], p["bring_on"]) for p in detail["pledges"]] == [("Alice", "2026-01-04")]
     # A visitor sees no form, but a member does.
-    assert food.food_detail(box, None, need)["can_pledge"] is False
+    assert food_queries.food_detail(box, None, need)["can_pledge"] is False
 
 
 def test_pledges_made_apart_count_in_record_order(box, clock, need, items, alice):
@@ -405,7 +432,7 @@ def test_pledges_made_apart_count_in_record_order(box, clock, need, items, alice
     counted = {p.id: (p.qty, p.counted) for p in Pledge.select()}
     assert counted == {theirs.id: (8, 8), mine: (6, 2)}
     assert lines_of(need)[beans] == (10, 10)
-    pasta = food.food_detail(box, alice, need)["open_lines"]
+    pasta = food_queries.food_detail(box, alice, need)["open_lines"]
     assert [line["name"] for line in pasta] == ["Pasta"]
     # Once the earlier pledge goes, the capped one counts in full.
     withdrawn = peer.make("pledge.withdrawn", {"pledge": theirs.id}, subject=need, author="b" * 64)
@@ -418,7 +445,7 @@ def test_pledges_made_apart_count_in_record_order(box, clock, need, items, alice
 
 def test_organisers_claim_a_supply_until_it_closes(box, olive, bank, supply, items):
     bread, fruit = items["Bread"], items["Fruit and vegetables"]
-    detail = food.food_detail(box, olive, supply)
+    detail = food_queries.food_detail(box, olive, supply)
     assert detail["can_claim"] is True
     assert detail["claim_orgs"] == [{"id": bank, "name": "Millbrook Food Bank"}]
     claim_id = food.claim(box, olive, supply, bank, bread, "20")
@@ -426,7 +453,7 @@ def test_organisers_claim_a_supply_until_it_closes(box, olive, bank, supply, ite
     food.claim(box, olive, supply, bank, fruit, "8")
     post = Post.get_by_id(supply)
     assert (post.status, post.covered) == ("resolved", True)
-    detail = food.food_detail(box, None, supply)
+    detail = food_queries.food_detail(box, None, supply)
     assert [(p["org"], p["who"], p["qty"]) for p in detail["pledges"]] == [
         ("Millbrook Food Bank", None, 20),
         ("Millbrook Food Bank", None, 8),
@@ -469,7 +496,7 @@ def test_no_claims_after_the_use_by_date(box, clock, olive, bank, supply, items)
     with pytest.raises(Conflict, match="use-by"):
         food.claim(box, olive, supply, bank, items["Bread"], "1")
     assert record_count() == before
-    assert food.open_supplies(box, olive) == []
+    assert food_queries.open_supplies(box, olive) == []
 
 
 # --- closing and reopening ---------------------------------------------------------------
@@ -525,8 +552,11 @@ def test_open_needs_soonest_first_across_centres(box, clock, olive, bank, need, 
         need_data(org=bank, title="Later", needed_by="2026-01-20"),
         [(items["Soup"], "2")],
     )
-    undated = food.create_need(
-        box, olive, need_data(org=bank, title="Any time"), [(items["Rice"], "3")]
+    next_month = food.create_need(
+        box,
+        olive,
+        need_data(org=bank, title="Next month", needed_by="2026-02-01"),
+        [(items["Rice"], "3")],
     )
     closed = food.create_need(box, olive, need_data(org=bank, title="Done"), [(items["Rice"], "1")])
     board.resolve(box, olive, closed)
@@ -556,8 +586,8 @@ def test_open_needs_soonest_first_across_centres(box, clock, olive, bank, need, 
     made.append(east.make("post.created", body, author="e" * 64))
     assert box.log.ingest([m.line for m in made]).ok
 
-    needs = food.open_needs(box, None)
-    assert [n["title"] for n in needs] == ["Nappies", "Tins for the weekend", "Later", "Any time"]
+    needs = food_queries.open_needs(box, None)
+    assert [n["title"] for n in needs] == ["Nappies", "Tins for the weekend", "Later", "Next month"]
     assert (needs[0]["centre"], needs[0]["org"]["name"], needs[0]["org"]["centre"]) == (
         "East Centre",
         "East Pantry",
@@ -565,8 +595,12 @@ def test_open_needs_soonest_first_across_centres(box, clock, olive, bank, need, 
     )
     assert [(line["name"], line["missing"]) for line in needs[0]["lines"]] == [("Nappies", 12)]
     assert needs[1]["centre"] is None and needs[1]["missing"] == 15
-    assert [n["id"] for n in food.open_needs(box, None, org=bank)] == [need, later, undated]
-    hub = food.hub(box, olive)
+    assert [n["id"] for n in food_queries.open_needs(box, None, org=bank)] == [
+        need,
+        later,
+        next_month,
+    ]
+    hub = food_queries.hub(box, olive)
     assert [(o["name"], len(o["needs"])) for o in hub["orgs"]] == [
         ("East Pantry", 1),
         ("Millbrook Food Bank", 3),
@@ -574,21 +608,21 @@ def test_open_needs_soonest_first_across_centres(box, clock, olive, bank, need, 
     assert hub["needs"] == 4 and [o["name"] for o in hub["my_orgs"]] == ["Millbrook Food Bank"]
     # A need whose date has passed is no longer open for pledges.
     clock.ms = START_MS + 6 * DAY_MS  # 2026-01-07
-    titles = [n["title"] for n in food.open_needs(box, None)]
-    assert titles == ["Tins for the weekend", "Later", "Any time"]
+    titles = [n["title"] for n in food_queries.open_needs(box, None)]
+    assert titles == ["Tins for the weekend", "Later", "Next month"]
 
 
 def test_open_supplies_and_the_org_page(box, olive, bank, shop, sid, supply, items):
     later = food.create_supply(
         box, sid, {"org": shop, "title": "Soup", "use_by": "2026-02-01"}, [(items["Soup"], "6")]
     )
-    assert [s["id"] for s in food.open_supplies(box, None)] == [supply, later]
-    page = food.org_page(box, sid, shop)
+    assert [s["id"] for s in food_queries.open_supplies(box, None)] == [supply, later]
+    page = food_queries.org_page(box, sid, shop)
     assert page["is_organiser"] is True and page["needs"] == []
     assert [s["title"] for s in page["supplies"]] == ["Bread and fruit", "Soup"]
-    assert food.org_page(box, olive, shop)["is_organiser"] is False
+    assert food_queries.org_page(box, olive, shop)["is_organiser"] is False
     with pytest.raises(NotFound):
-        food.org_page(box, None, "0" * 64)
+        food_queries.org_page(box, None, "0" * 64)
 
 
 def test_the_board_filters_food_posts(box, need, supply, alice, items):

@@ -204,7 +204,7 @@ def test_food_needs_soonest_first_then_newest(box, clock, poster, helper, staff,
     body = {"item": beans, "qty": 3, "bring_on": None}
     box.log.append("pledge.made", body, subject=covered, author=helper.id)
     done = food_need(box, poster, bank, "Closed by hand", [(beans, 3)])
-    board.resolve(box, poster, done)
+    board.resolve(box, staff, done)  # an organisation's need: its organisers or staff close it
     hidden = food_need(box, poster, bank, "Hidden", [(beans, 3)])
     moderation.set_post_hidden(box, staff, hidden, True, "Twice")
     food_need(box, poster, bank, "Too late", [(beans, 3)], needed_by=day(box, -1))

@@ -463,6 +463,27 @@ def test_the_usual_items_are_added_once(box, staff):
     assert record_count() == before + added
 
 
+def test_the_usual_items_are_added_all_or_none(box, staff, monkeypatch):
+    """A failure half way (a full disk, say) leaves the catalogue as it was."""
+    append, made = box.log.append, []
+
+    def append_until_the_disk_fills(kind, body, **where):
+        if len(made) == 5:
+            raise OSError("No space left on device")
+        made.append(kind)
+        return append(kind, body, **where)
+
+    monkeypatch.setattr(box.log, "append", append_until_the_disk_fills)
+    before = record_count()
+    with pytest.raises(OSError):
+        catalogue.add_starter_items(box, staff)
+    assert made == ["item.created"] * 5
+    assert record_count() == before and Item.select().count() == 0
+    monkeypatch.setattr(box.log, "append", append)
+    assert catalogue.add_starter_items(box, staff) == len(catalogue.STARTER_ITEMS)
+    assert record_count() == before + len(catalogue.STARTER_ITEMS)
+
+
 # --- quantities and item lines ------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import threading
+import time
 
 import pytest
 from boxes import (
@@ -22,6 +24,7 @@ from kithtest import Clock
 from peewee import AutoField
 from recordmaker import Origin
 
+from appliance.db import database
 from appliance.errors import Conflict, InvalidInput, NotAllowed, NotFound, NotSignedIn
 from appliance.models import Shift, ShiftVolunteer
 from appliance.services import calendar_feeds, orgs, shifts
@@ -198,6 +201,53 @@ def test_volunteers_sign_up_until_the_shift_is_full(box, shift, alice, bob):
     row = Shift.get_by_id(shift)
     assert (row.coming, row.waiting) == (2, 0)
     assert shifts.upcoming(box, carol)[0]["places_left"] == 0
+
+
+def test_two_sign_ups_for_the_last_place_on_one_box_do_not_both_pass(
+    box, organiser, org, alice, bob, monkeypatch
+):
+    """The second waits for the first to finish, then is told the shift is full.
+
+    The first sign-up pauses just after reading the shift; the second starts in that
+    pause. Were the check outside the write transaction, both would see a place left.
+    """
+    last = shifts.create_shift(box, organiser, shift_data(org, people="1"))
+    paused = threading.Event()
+    read_shift = shifts.get_shift
+
+    def get_shift(shift_id):
+        shift = read_shift(shift_id)
+        if threading.current_thread().name == "first":
+            paused.set()
+            time.sleep(0.5)  # time enough for the second to read "one place left"
+        return shift
+
+    monkeypatch.setattr(shifts, "get_shift", get_shift)
+    outcome: dict[str, str] = {}
+
+    def sign_up(who) -> None:
+        try:
+            shifts.join(box, who, last)
+            outcome[threading.current_thread().name] = "joined"
+        except Conflict as exc:
+            outcome[threading.current_thread().name] = str(exc)
+        finally:
+            database.close()  # this thread's own connection
+
+    first = threading.Thread(target=sign_up, args=(alice,), name="first")
+    second = threading.Thread(target=sign_up, args=(bob,), name="second")
+    before = record_count()
+    first.start()
+    assert paused.wait(10)
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert outcome == {
+        "first": "joined",
+        "second": "Sorry, this shift is full: all 1 places are taken.",
+    }
+    assert record_count() == before + 1
+    assert (Shift.get_by_id(last).coming, Shift.get_by_id(last).waiting) == (1, 0)
 
 
 def test_a_volunteer_withdraws_and_the_place_opens_again(box, shift, alice, bob):

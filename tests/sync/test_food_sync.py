@@ -144,9 +144,9 @@ bank = orgs.create_org(BOX, ADMIN, {"name": "Elm Food Bank", "type": "foodbank",
                                     "place": "Elm Road"})
 item = beans()
 olu = organiser("Olu Organiser", bank)
-need = food.create_need(BOX, olu, {"org": bank, "title": "Beans for the weekend",
-    "details": "", "needed_by": ""}, [(item, "25")])
 day = (board.today(BOX) + datetime.timedelta(days=2)).isoformat()
+need = food.create_need(BOX, olu, {"org": bank, "title": "Beans for the weekend",
+    "details": "", "needed_by": day}, [(item, "25")])
 shift = shifts.create_shift(BOX, olu, {"org": bank, "title": "Sorting", "date": day,
     "start": "09:30", "end": "12:00", "place": "", "people": "1", "bring": ""})
 print(json.dumps({"bank": bank, "item_b": item, "need": need, "shift": shift}))""",

@@ -4,13 +4,14 @@ claiming, closing, and the board's food filter."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from pagetools import ADMIN, Page, actor, flash_of, member_id, post_ids, record_count
+from pagetools import ADMIN, START_MS, Page, actor, flash_of, member_id, post_ids, record_count
 
 from appliance.models import Item, Post
-from appliance.services import board, catalogue, food, orgs
+from appliance.services import board, catalogue, food, kiosk, orgs
 
 NEEDED_BY = "2027-03-24"  # a week after the web tests' clock (2027-03-17)
 
@@ -210,7 +211,9 @@ def test_an_organiser_posts_a_need(box, olive, bank, items):
 def test_a_volunteer_task_is_posted_without_items(box, olive, bank):
     page = olive.get("/food/needs/new")
     response = olive.submit(
-        page, data={"title": "Sorting on Saturday", "task": "1"}, containing="Post the need"
+        page,
+        data={"title": "Sorting on Saturday", "task": "1", "needed_by": NEEDED_BY},
+        containing="Post the need",
     )
     page = olive.follow(response)
     assert "call for volunteers" in page.one("section", id="food").text()
@@ -235,6 +238,43 @@ def test_form_errors_sit_next_to_their_fields(box, olive, items):
     # What was typed is kept.
     assert page.field("item-0").value() == items["Rice"]
     assert page.field("qty-0").value() == "-3"
+    assert record_count(box) == before
+
+
+def test_a_need_without_a_date_is_refused_beside_the_field(box, olive, items):
+    page = olive.get("/food/needs/new")
+    label = page.find("label", for_="f-needed_by").text()
+    assert "(optional)" not in label and "required" in page.field("needed_by").attrs
+    before = record_count(box)
+    response = olive.submit(
+        page,
+        data={"title": "Tins", "item-0": items["Rice"], "qty-0": "3"},
+        containing="Post the need",
+    )
+    assert response.status_code == 400
+    page = Page(response)
+    assert page.error_for("needed_by") == "Please give the date you need it by."
+    assert "e-needed_by" in page.field("needed_by").attrs["aria-describedby"].split()
+    assert page.field("title").value() == "Tins"
+    assert record_count(box) == before
+
+
+def test_a_title_too_long_once_stored_is_said_beside_the_field(box, olive, items):
+    """U+0958 is stored as two code points: 100 of them fit the box, not the record."""
+    page = olive.get("/food/needs/new")
+    before = record_count(box)
+    response = olive.submit(
+        page,
+        data={
+            "title": "\u0958" * 100,
+            "needed_by": NEEDED_BY,
+            "item-0": items["Rice"],
+            "qty-0": "3",
+        },
+        containing="Post the need",
+    )
+    assert response.status_code == 400
+    assert Page(response).error_for("title") == "Please keep the title under 120 characters."
     assert record_count(box) == before
 
 
@@ -324,6 +364,25 @@ def test_a_pledge_beyond_what_is_missing_shows_the_number(box, need, alice, bob,
     assert page.error_for("qty") == "The quantity must be at least 1."
     assert page.error_for("bring_on") == "That is after the date the need is for."
     assert record_count(box) == before
+
+
+def test_a_retired_organisations_need_says_so_and_takes_no_pledge(
+    box, need, bank, alice, browser, items
+):
+    page = alice.get(f"/posts/{need}")  # the pledge form, while the bank is active
+    data = {"name": "Millbrook Food Bank", "type": "foodbank", "place": "Church Hall"}
+    orgs.change_org(box, actor(box, ADMIN), bank, data, active=False)
+    message = "Millbrook Food Bank is no longer active here, so its needs take no new pledges."
+    for who in (alice, browser):
+        section = who.get(f"/posts/{need}").one("section", id="food")
+        assert section.one(class_="problem").text() == message
+        assert section.find("form") is None and "Log in" not in section.text()
+    before = record_count(box)
+    response = alice.submit(page, data={"item": items["Pasta"], "qty": "2"}, containing="Pledge")
+    assert response.status_code == 409
+    assert message in Page(response).one("div", class_="problem").text()
+    assert record_count(box) == before
+    assert "Tins for the weekend" not in browser.get("/food").text()
 
 
 def test_visitors_see_no_pledge_form_and_cannot_pledge(box, browser, need, items):
@@ -419,3 +478,51 @@ def test_the_board_filters_food_needs_and_supplies(box, browser, need, supply, a
     assert browser.client.get("/api/v1/posts?food=x").status_code == 400
     detail = browser.client.get(f"/api/v1/posts/{need}").get_json()
     assert [line["name"] for line in detail["food"]["lines"]] == ["Baked beans", "Pasta"]
+
+
+# --- a need whose organisation has not reached this box ------------------------------------
+
+
+@pytest.fixture
+def orphan(box, monkeypatch, need, supply, items) -> str:
+    """Another centre's need for an organisation whose record never arrived here."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "appliance"))
+    from recordmaker import Origin, post_body
+
+    monkeypatch.setattr(kiosk, "lan_ip", lambda: "192.168.1.20")
+    east = Origin("east-centre", start_ms=START_MS)
+    box.log.append("trust.granted", {"origin": east.origin, "name": "East Centre"})
+    body = post_body("need", "Beans, please", org="d" * 64, items={items["Baked beans"]: 12})
+    made = east.make("post.created", {**body, "needed_by": NEEDED_BY}, author="e" * 64)
+    assert box.log.ingest([made.line]).ok
+    return made.id
+
+
+def test_every_food_page_answers_with_a_need_of_an_unknown_organisation(
+    browser, alice, orphan, bank
+):
+    page = browser.get("/food")
+    card = next(c for c in page.find_all("section", class_="org-card") if "Beans" in c.text())
+    assert card.one("h3").text() == "An organisation"
+    assert "/food/orgs/" + "d" * 64 not in page.links()
+    post = alice.get(f"/posts/{orphan}")
+    assert "details have not reached this centre yet" in post.one("section", id="food").text()
+    assert post.form(f"/food/posts/{orphan}/pledge", containing="Pledge")
+    for url in (
+        f"/food/orgs/{bank}",
+        "/?food=needs",
+        "/food/shifts",
+        "/food/balance",
+        "/food/trends",
+        "/food/trends/demand.svg",
+        "/food/appeal",
+        "/food/appeal/poster",
+        "/food/export",
+        "/food/export/needs.csv",
+        "/food/export/needs.json",
+        "/food/export/pledges.csv",
+        "/kiosk",
+        "/kiosk/state",
+        f"/api/v1/posts/{orphan}",
+    ):
+        assert browser.client.get(url).status_code == 200, url

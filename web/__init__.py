@@ -57,6 +57,7 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         shifts,
         staff,
         templating,
+        travel_insight,
         travel_staff,
     )
 
@@ -76,6 +77,6 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     app.register_blueprint(assisted.bp)
     for food_area in (food, food_staff, shifts, food_insight, food_export):
         app.register_blueprint(food_area.bp)
-    for travel_area in (rides, travel_staff, driving, coordinating):
+    for travel_area in (rides, travel_staff, driving, coordinating, travel_insight):
         app.register_blueprint(travel_area.bp)
     return app

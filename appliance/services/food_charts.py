@@ -63,7 +63,7 @@ def _value(fig: dict) -> int | None:
     return None if fig["suppressed"] else fig["value"]
 
 
-def _chart(kind, words: Words, title: str, note: str | None, colors) -> pygal.Graph:
+def chart(kind, words: Words, title: str, note: str | None, colors) -> pygal.Graph:
     return kind(
         js=[],  # no tooltip script from elsewhere
         disable_xml_declaration=True,  # the SVG may be inlined in a page
@@ -104,21 +104,21 @@ def demand_svg(rows: list[dict], label: str, words: Words = PLAIN, name: str = "
     """Draw demand against supply per week (rows from food_trends.weekly)."""
     starred = any(r["demand"]["suppressed"] or r["supply"]["suppressed"] for r in rows)
     note = words.gettext("%(star)s fewer than 3 posts: not drawn", star=STAR) if starred else None
-    chart = _chart(
+    graph = chart(
         pygal.Bar,
         words,
         words.gettext("Asked for and offered each week: %(category)s", category=label),
         note,
         (NEED, OFFER),
     )
-    chart.x_labels = [
+    graph.x_labels = [
         words.short_day(r["start"])
         + (STAR if r["demand"]["suppressed"] or r["supply"]["suppressed"] else "")
         for r in rows
     ]
-    chart.add(words.gettext("Asked for (needs)"), [_value(r["demand"]) for r in rows])
-    chart.add(words.gettext("Offered (supplies)"), [_value(r["supply"]) for r in rows])
-    return clean_svg(chart.render(is_unicode=True), name)
+    graph.add(words.gettext("Asked for (needs)"), [_value(r["demand"]) for r in rows])
+    graph.add(words.gettext("Offered (supplies)"), [_value(r["supply"]) for r in rows])
+    return clean_svg(graph.render(is_unicode=True), name)
 
 
 def labour_svg(rows: list[dict], words: Words = PLAIN, name: str = "labour") -> str:
@@ -127,19 +127,19 @@ def labour_svg(rows: list[dict], words: Words = PLAIN, name: str = "labour") -> 
     note = (
         words.gettext("%(star)s fewer than 3 volunteers: not drawn", star=STAR) if starred else None
     )
-    chart = _chart(
+    graph = chart(
         pygal.Bar,
         words,
         words.gettext("Volunteers by weekday, last and next 4 weeks"),
         note,
         (PLACES, OFFER),
     )
-    chart.x_labels = [
+    graph.x_labels = [
         words.gettext(r["label"])[:3] + (STAR if r["coming"]["suppressed"] else "") for r in rows
     ]
-    chart.add(words.gettext("Places on shifts"), [r["needed"] for r in rows])
-    chart.add(words.gettext("Signed up"), [_value(r["coming"]) for r in rows])
-    return clean_svg(chart.render(is_unicode=True), name)
+    graph.add(words.gettext("Places on shifts"), [r["needed"] for r in rows])
+    graph.add(words.gettext("Signed up"), [_value(r["coming"]) for r in rows])
+    return clean_svg(graph.render(is_unicode=True), name)
 
 
 def chart_names() -> list[str]:

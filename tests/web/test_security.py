@@ -538,6 +538,8 @@ def urls(box, alice, bob, staff_client):
         (bob, "/food/export"),
         (staff_client, "/staff/orgs"),
         (staff_client, "/staff/catalogue"),
+        (staff_client, "/travel/insight"),
+        (staff_client, "/coordinate"),
     ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from appliance import demo_food
+from appliance import demo_food, demo_travel
 from appliance.box import Box
 from appliance.dates import local_day
 from appliance.democlock import DAY_MS, DemoClock
@@ -194,6 +194,9 @@ def _fill(box: Box, clock: DemoClock) -> int:
     people["Priya Shah"] = accounts.actor_for(box, people["Priya Shah"].id)
 
     clock.step = 10 * 60_000
+    # Rides first: each journey must be asked for before it happens, so the ten weeks of
+    # rides are all asked for while the clock still stands at the start.
+    demo_travel.history(box, people, staff, clock)
     made = demo_food.history(box, people, staff, clock)
     # The board's own posts between the end of the food history and today's food posts:
     # the clock never goes back, so the gap sets how far apart they are.
@@ -271,7 +274,10 @@ def _fill(box: Box, clock: DemoClock) -> int:
     # Today: what the food banks need now, a surplus that matches, short shifts ahead.
     clock.jump(today_starts)
     clock.step = 10 * 60_000
-    return made + len(posts) + demo_food.current(box, people, staff, clock)
+    made += len(posts) + demo_food.current(box, people, staff, clock)
+    # Last: it moves the clock on to just now (a new ride still with its regular driver).
+    demo_travel.current(box, people, staff, clock)
+    return made
 
 
 def box_members_with_role(box: Box, role: str):

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from appliance.db import database
 from appliance.fold_food import (
     fold_pledges,
-    item_match_key,  # noqa: F401 (the catalogue's services read it from here)
     write_items,
     write_orgs,
     write_post_food,

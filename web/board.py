@@ -78,7 +78,7 @@ def post(post_id):
     return render_post(post_id)
 
 
-def _act(post_id: str, action, done: str, anchor: str = ""):
+def act(post_id: str, action, done: str, anchor: str = ""):
     """Run a post action; on success redirect to the post, else show why on its page."""
     try:
         action()
@@ -92,7 +92,7 @@ def _act(post_id: str, action, done: str, anchor: str = ""):
 
 @bp.post("/posts/<post_id>/comment")
 def comment(post_id):
-    return _act(
+    return act(
         post_id,
         lambda: board.add_comment(box(), actor(), post_id, request.form.get("text", "")),
         _("Your comment is posted."),
@@ -108,12 +108,12 @@ def help(post_id):
         if mode == "on_it"
         else _("Thank you! The poster can see you can help.")
     )
-    return _act(post_id, lambda: board.offer_help(box(), actor(), post_id, mode), done)
+    return act(post_id, lambda: board.offer_help(box(), actor(), post_id, mode), done)
 
 
 @bp.post("/posts/<post_id>/withdraw")
 def withdraw(post_id):
-    return _act(
+    return act(
         post_id,
         lambda: board.withdraw_help(box(), actor(), post_id),
         _("You are no longer listed as helping."),
@@ -122,7 +122,7 @@ def withdraw(post_id):
 
 @bp.post("/posts/<post_id>/resolve")
 def resolve(post_id):
-    return _act(
+    return act(
         post_id,
         lambda: board.resolve(box(), actor(), post_id, request.form.get("note", "")),
         _("Marked as resolved. Don't forget to thank your helpers!"),
@@ -131,14 +131,14 @@ def resolve(post_id):
 
 @bp.post("/posts/<post_id>/reopen")
 def reopen(post_id):
-    return _act(
+    return act(
         post_id, lambda: board.reopen(box(), actor(), post_id), _("The post is open again.")
     )
 
 
 @bp.post("/posts/<post_id>/thank")
 def thank(post_id):
-    return _act(
+    return act(
         post_id,
         lambda: board.thank(
             box(),
@@ -155,7 +155,7 @@ def thank(post_id):
 @bp.post("/posts/<post_id>/hide")
 def hide(post_id):
     hidden = request.form.get("hidden") != "0"
-    return _act(
+    return act(
         post_id,
         lambda: moderation.set_post_hidden(
             box(), actor(), post_id, hidden, request.form.get("reason", "")

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.kinds import LINES_MAX
 from appliance.services import food, food_queries
-from web.board import _act
+from web.board import act
 from web.context import actor, box
 from web.errors import message_of
 
@@ -90,7 +90,7 @@ def new_supply():
 @bp.post("/food/posts/<post_id>/pledge")
 def pledge(post_id):
     form = request.form
-    return _act(
+    return act(
         post_id,
         lambda: food.pledge(
             box(), actor(), post_id, form.get("item", ""), form.get("qty", ""), form.get("bring_on")
@@ -101,7 +101,7 @@ def pledge(post_id):
 
 def _withdraw(pledge_id: str, withdraw, done: str):
     """Withdraw one's own pledge or claim (the service checks whose it is)."""
-    return _act(food.post_of(pledge_id), lambda: withdraw(box(), actor(), pledge_id), done)
+    return act(food.post_of(pledge_id), lambda: withdraw(box(), actor(), pledge_id), done)
 
 
 @bp.post("/food/pledges/<pledge_id>/withdraw")
@@ -112,7 +112,7 @@ def withdraw_pledge(pledge_id):
 @bp.post("/food/posts/<post_id>/claim")
 def claim(post_id):
     form = request.form
-    return _act(
+    return act(
         post_id,
         lambda: food.claim(
             box(), actor(), post_id, form.get("org", ""), form.get("item", ""), form.get("qty", "")

@@ -13,7 +13,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import gettext as _
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed
-from appliance.projection import item_match_key
+from appliance.fold_food import item_match_key
 from appliance.services import catalogue, members, orgs
 from appliance.services.board_queries import other_centres
 from web.context import actor, box

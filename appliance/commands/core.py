@@ -78,6 +78,10 @@ def cmd_demo(args) -> None:
     created = demo.fill(box)
     print(f"Added demo content to {data_dir}: {created} posts.")
     print(f"Every demo account's password is {demo.DEMO_PASSWORD!r}; staff: 'Sam Patel'.")
+    print(
+        "Rides: sign in as 'Maria Costa' (coordinator) for /coordinate, 'Kwame Asante' "
+        "(minibus driver) for /driving, 'Edna Hughes' (rider) for /rides."
+    )
 
 
 def start_discovery(box: Box, port: int):

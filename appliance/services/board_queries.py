@@ -214,7 +214,12 @@ def serialize_summary(
         "author": _person(post.author, members),
         "comment_count": post.comment_count,
         "helper_count": post.helper_count,
-        "org": {"id": post.org, "name": org_names.get(post.org, "?")} if post.org else None,
+        # An organisation that has not reached this box yet has no name or page here.
+        "org": (
+            {"id": post.org, "name": org_names.get(post.org), "known": post.org in org_names}
+            if post.org
+            else None
+        ),
         "quantities": amounts.get(post.id),
     }
     if staff:

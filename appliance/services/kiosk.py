@@ -46,6 +46,7 @@ from appliance.services.board import today
 from appliance.services.board_queries import other_centres, serialize_summary
 from appliance.services.centre import category_labels
 from appliance.services.food_balance import QUANTITY_PHRASES
+from appliance.services.orgs import retired_org_ids
 
 DAY_MS = 86_400_000
 ROTATION_MAX = 10
@@ -91,6 +92,8 @@ def _open_posts(box: Box):
         (Post.hidden == False)  # noqa: E712
         & (Post.status != "resolved")
         & (Post.needed_by.is_null() | (Post.needed_by >= day))
+        # A retired organisation's posts are off the hall's screen too.
+        & (Post.org.is_null() | Post.org.not_in(retired_org_ids()))
     )
 
 

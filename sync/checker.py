@@ -172,6 +172,9 @@ class PageChecker:
     def _ready(self) -> list[_Worker]:
         ready = []
         for worker in list(self._workers):
+            if worker.process.poll() is not None:
+                self._drop(worker)  # it died after answering its last part
+                continue
             try:
                 if worker.up():
                     ready.append(worker)

@@ -49,6 +49,7 @@ RIDE_COLUMNS = (
     "series_driver",
     "series_lost",
     "sealed",
+    "series_since",
 )
 JOURNEY_COLUMNS = (
     "ride",
@@ -110,15 +111,24 @@ def fold_drivers(root: Record, rest: list[Record]) -> list[tuple]:
 # --- rides ---------------------------------------------------------------------------------
 
 
-def start_ms(start: str, tz: str) -> int:
-    """Return the UTC milliseconds of a local "YYYY-MM-DDTHH:MM" in a zone (UTC if the
-    zone is unknown here: the record is still kept and shown)."""
+def ride_zone(tz: str):
+    """Return a ride's zone, or UTC if this box does not know it (the record is still
+    kept and shown). OSError: a name like "Europe" is a folder of the zone database."""
     try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = datetime.UTC
-    moment = datetime.datetime.fromisoformat(start).replace(tzinfo=zone)
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return datetime.UTC
+
+
+def start_ms(start: str, tz: str) -> int:
+    """Return the UTC milliseconds of a local "YYYY-MM-DDTHH:MM" in a zone."""
+    moment = datetime.datetime.fromisoformat(start).replace(tzinfo=ride_zone(tz))
     return int(moment.timestamp() * 1000)
+
+
+def local_date(ms: int, tz: str) -> str:
+    """Return the local ISO date of a moment in a ride's zone."""
+    return datetime.datetime.fromtimestamp(ms / 1000, ride_zone(tz)).date().isoformat()
 
 
 class _Takers:
@@ -143,7 +153,8 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
     """Return a ride's row and its journey rows.
 
     - The series: `ride.taken` / `ride.handed_back` with date null; the first remaining
-      taker has every journey, later takers have lost the series.
+      taker has every journey from the local date of their take on (`series_since`),
+      later takers have lost the series.
     - A journey (date): the driver who marked it done while holding it, if any; else
       the series driver unless they handed that date back, then the date's own takers
       in order; a `ride.paid` booking joins the date's takers (only
@@ -168,9 +179,15 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
     # A journey its driver marked done stays theirs whatever comes after (handing the
     # series back later must not undo a journey that happened).
     kept: dict[str, str] = {}
+    # A series take covers the journeys from the day it was made (in the ride's zone):
+    # taking a series late must not rewrite who drove, or left unmet, the past ones.
+    since: dict[str, str] = {}
+
+    def covers(driver, date: str) -> bool:
+        return date >= since.get(driver, "") and driver not in handed_back.get(date, set())
 
     def holder(date: str):
-        if series.order and series.order[0] not in handed_back.get(date, set()):
+        if series.order and covers(series.order[0], date):
             return series.order[0]
         order = takers[date].order if date in takers else []
         return order[0] if order else None
@@ -183,6 +200,8 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
         if kind == "ride.addresses" and r.origin == root.origin:
             sealed = _json(body["sealed"])
         elif kind == "ride.taken" and author:
+            if date is None and author not in series.order:
+                since[author] = local_date(ms, b["tz"])
             (series if date is None else takers.setdefault(date, _Takers())).take(author)
             if date is not None:
                 handed_back.get(date, set()).discard(author)
@@ -211,8 +230,7 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
     journeys = []
     for date in sorted(touched):
         holders = [kept[date]] if date in kept else []
-        handed = handed_back.get(date, set())
-        if series_driver and series_driver not in handed and series_driver not in holders:
+        if series_driver and covers(series_driver, date) and series_driver not in holders:
             holders.append(series_driver)
         for who in takers.get(date, _Takers()).order:
             if who not in holders:
@@ -273,6 +291,7 @@ def fold_ride(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
         series_driver,
         _json(series.order[1:]),
         sealed,
+        since.get(series_driver) if series_driver else None,
     )
     return row, journeys
 

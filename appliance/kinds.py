@@ -148,7 +148,19 @@ def _lines(value):
 
 _LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_RRULE = re.compile(r"^[A-Z0-9=;,+-]{1,200}$")
+_ZONE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
+# The part of RFC 5545 RRULE rides use: anything else could make an expansion slow,
+# name one date twice, or crash a reader (dateutil's BYEASTER, BYHOUR, ...).
+_RRULE_PARTS = {
+    "FREQ": re.compile(r"^(DAILY|WEEKLY|MONTHLY)$"),
+    "INTERVAL": re.compile(r"^([1-9]|[1-4][0-9]|5[0-2])$"),
+    "BYDAY": re.compile(
+        r"^([+-]?[1-5]?(MO|TU|WE|TH|FR|SA|SU))(,[+-]?[1-5]?(MO|TU|WE|TH|FR|SA|SU))*$"
+    ),
+    "BYMONTHDAY": re.compile(r"^-?([1-9]|[12][0-9]|3[01])(,-?([1-9]|[12][0-9]|3[01]))*$"),
+    "UNTIL": re.compile(r"^\d{8}(T\d{6}Z?)?$"),
+    "COUNT": re.compile(r"^([1-9]|[1-9][0-9]|[1-4][0-9][0-9]|5[01][0-9]|520)$"),
+}
 
 
 def _local_time(value):
@@ -167,9 +179,29 @@ def _hh_mm(value):
 
 
 def _rrule(value):
-    """An RFC 5545 RRULE value (without "RRULE:"); services parse it fully."""
-    if not (isinstance(value, str) and _RRULE.match(value) and value.startswith("FREQ=")):
-        return "must be an RFC 5545 recurrence rule starting FREQ="
+    """An RFC 5545 RRULE value (without "RRULE:") of the parts rides use."""
+    problem = "must be an RFC 5545 rule: FREQ (DAILY, WEEKLY, MONTHLY) first, then INTERVAL, "
+    problem += "BYDAY, BYMONTHDAY, UNTIL or COUNT, each once"
+    if not isinstance(value, str) or not 0 < len(value) <= RRULE_MAX:
+        return problem
+    pairs = [part.split("=", 1) for part in value.split(";")]
+    names = [pair[0] for pair in pairs]
+    if (
+        names[0] != "FREQ"
+        or len(set(names)) != len(names)
+        or ("UNTIL" in names and "COUNT" in names)
+    ):
+        return problem
+    for pair in pairs:
+        check = _RRULE_PARTS.get(pair[0])
+        if len(pair) != 2 or check is None or not check.match(pair[1]):
+            return problem
+    return None
+
+
+def _zone(value):
+    if not (isinstance(value, str) and len(value) <= 64 and _ZONE.match(value)):
+        return "must be an IANA time zone name like Europe/London"
     return None
 
 
@@ -395,7 +427,7 @@ KINDS: dict[str, Kind] = {
             "from_area": _text(AREA_MAX),
             "to_area": _text(AREA_MAX),
             "start": _local_time,
-            "tz": _text(64),
+            "tz": _zone,
             "time_is": _choice(*TIME_IS),
             "window": _int_range(0, WINDOW_MAX),
             "rrule": _optional(_rrule),

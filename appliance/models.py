@@ -383,6 +383,7 @@ class Ride(BaseModel):
     series_driver = CharField(null=True)  # a driver who took every journey
     series_lost = TextField(default="[]")  # drivers whose take of the series came second
     sealed = TextField(null=True)  # JSON {origin: sealed addresses}, from ride.addresses
+    series_since = CharField(null=True)  # local date from which the series driver has it
 
 
 class Journey(BaseModel):

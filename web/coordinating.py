@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 
@@ -26,7 +26,7 @@ def render_page(errors=None, failed=None, form=None, problem=None, status=200):
     """Render the coordinator's page; `failed` names the (ride, date) whose form had errors."""
     me = actor()
     journeys = coordinating.unmet(box(), me)
-    return render_template(
+    page = render_template(
         "travel/coordinate.html",
         journeys=journeys,
         totals=coordinating.paid_totals(box(), me),
@@ -37,7 +37,11 @@ def render_page(errors=None, failed=None, form=None, problem=None, status=200):
         failed=failed or {},
         form=form or {},
         problem=problem,
-    ), status
+    )
+    response = make_response(page, status)
+    # Names and journeys: a shared desk's Back button must not show them after log out.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/coordinate")

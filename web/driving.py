@@ -3,7 +3,16 @@ calendar feed. Who may see and do what is decided in appliance/services/driving.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed
@@ -23,19 +32,28 @@ def _calendar_links(member_id: str) -> dict:
     }
 
 
+def private(response):
+    """Keep a page with addresses out of every cache: a shared desk's Back button must not
+    show it again after its driver logs out."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def render_page(errors=None, failed=None, form=None, problem=None, status=200):
     """Render the driver's page; `failed` names the (ride, date) whose form had errors."""
     me = actor()
     data = driving.driver_page(box(), me)
-    return render_template(
+    page = render_template(
         "travel/driving.html",
         data=data,
-        calendar=_calendar_links(me.id),
+        # A driver who can no longer drive has no feed (it answers 404).
+        calendar=None if "lapsed" in data else _calendar_links(me.id),
         errors=errors or {},
         failed=failed or {},
         form=form or {},
         problem=problem,
-    ), status
+    )
+    return private(make_response(page, status))
 
 
 @bp.get("/driving")
@@ -58,6 +76,9 @@ def _act(ride_id: str, action, done: str):
     except (Conflict, NotAllowed) as exc:
         return render_page(problem=message_of(exc), status=exc.status)
     flash(done)
+    # A lapsed driver who handed back their last journey has no driving page any more.
+    if not driving.may_open_page(box(), actor()):
+        return redirect(url_for("board.index"))
     return redirect(url_for("driving.index"))
 
 
@@ -110,6 +131,6 @@ def calendar(member_id, token):
     )
     response = Response(body, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="my-drives.ics"'
-    # Calendar apps poll; always hand them the current journeys, never a stale copy.
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    # Calendar apps poll; always hand them the current journeys, and keep the addresses
+    # out of every cache.
+    return private(response)

@@ -8,7 +8,7 @@ from flask import request, url_for
 from flask_babel import format_date, format_datetime, format_timedelta
 from markupsafe import Markup, escape
 
-from appliance.services import drivers, ride_access
+from appliance.services import driving, ride_access
 from web.context import actor, box
 
 
@@ -60,7 +60,9 @@ def init_app(app) -> None:
             "request_path": request.path,
             # Who sees the driving and coordinating links: decided by the services.
             "travel_nav": {
-                "drive": me is not None and drivers.is_authorised(box(), me),
+                # A driver whose checks lapsed keeps the link while they hold journeys
+                # ahead, to hand them back.
+                "drive": driving.may_open_page(box(), me),
                 "coordinate": ride_access.is_coordinator(me),
             },
         }

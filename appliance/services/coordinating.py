@@ -35,6 +35,7 @@ from appliance.services.driving import (
     regular_until_ms,
     ride_today,
     ride_zone,
+    series_holds,
 )
 
 DAYS_MAX = 366
@@ -270,7 +271,7 @@ def paid_totals(
     last = after - datetime.timedelta(days=1)
     for ride in series:
         for date in dates_between(ride, first, last):
-            if (ride.id, date) not in seen:
+            if (ride.id, date) not in seen and series_holds(ride, date):
                 totals[date[:7]]["volunteer"] += 1
     out = list(totals.values())
     for month in out:

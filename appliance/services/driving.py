@@ -91,11 +91,30 @@ def journey_state(ride: Ride, date: str, rows: dict | None = None) -> tuple[str 
         row = rows.get((ride.id, date))
     if row is not None:
         return row.driver, row.state
+    holder = ride.series_driver if series_holds(ride, date) else None
     if ride.cancelled:
-        return ride.series_driver, "cancelled"
-    if ride.series_driver:
-        return ride.series_driver, "driver_found"
+        return holder, "cancelled"
+    if holder:
+        return holder, "driver_found"
     return None, "open"
+
+
+def series_holds(ride: Ride, date: str) -> bool:
+    """Return True if the ride's series driver has this date (a date with no Journey row).
+
+    A series take covers the journeys from the local date it was made on
+    (Ride.series_since, appliance/fold_travel.py): the earlier ones stay as they were.
+    """
+    return bool(ride.series_driver) and iso(date) >= (ride.series_since or "")
+
+
+def holds(ride: Ride, member_id: str) -> bool:
+    """Return True if the member drives the series or some journey of the ride."""
+    if ride.series_driver == member_id:
+        return True
+    return (
+        Journey.select().where((Journey.ride == ride.id) & (Journey.driver == member_id)).exists()
+    )
 
 
 def journey_stage(box: Box, ride: Ride, date: str, now_ms: int | None = None) -> str:
@@ -116,8 +135,32 @@ def get_ride(ride_id: str) -> Ride:
     """Return a ride by id, or raise NotFound."""
     ride = Ride.get_or_none(Ride.id == str(ride_id or ""))
     if ride is None:
-        raise NotFound(N_("There is no such ride."))
+        raise NotFound(ride_access.NOT_HERE)
     return ride
+
+
+def held_ride(box: Box, actor: Actor, ride_id: str, now_ms: int | None = None) -> Ride:
+    """Return a ride the actor drives (the series or some journey of it) or may see, else
+    NotFound in the very words of a ride that does not exist: nothing said after this
+    may tell a stranger that it does. A driver whose checks lapsed still holds theirs."""
+    ride = get_ride(ride_id)
+    if holds(ride, actor.id) or ride_access.level(box, actor, ride, now_ms=now_ms) is not None:
+        return ride
+    raise NotFound(ride_access.NOT_HERE)
+
+
+def _takeable_ride(box: Box, auth: dict, actor: Actor, ride_id: str, now: int) -> Ride:
+    """Return a ride the driver may see now, or could have seen while it was open (their
+    vehicle can serve it and its stage lets them), so a driver who was too late hears why;
+    anyone else NotFound as for no ride (not even the regular driver's head start)."""
+    ride = get_ride(ride_id)
+    if holds(ride, actor.id) or ride_access.level(box, actor, ride, now_ms=now) is not None:
+        return ride
+    if drivers.can_serve(box, auth["vehicle"], ride) and not (
+        ride_access.stage(box, ride, now_ms=now) == "regular" and ride.regular_driver != actor.id
+    ):
+        return ride
+    raise NotFound(ride_access.NOT_HERE)
 
 
 def journey_date(ride: Ride, date) -> str:
@@ -248,6 +291,17 @@ def _series_problem(
                 ),
                 {},
             )
+    for row in rows.values():
+        if row.driver not in (None, actor.id) and row.state in ("driver_found", "on_the_way"):
+            # Even a past journey: its driver has not said it is done yet.
+            return (
+                Conflict,
+                N_(
+                    "Another driver still has a journey of this ride that is not marked "
+                    "done: please take the open journeys one by one."
+                ),
+                {},
+            )
     return None
 
 
@@ -266,7 +320,7 @@ def take(box: Box, actor: Actor | None, ride_id: str, date: str | None = None) -
     with database.atomic():
         now = box.log.now_ms()
         auth = require_driver(box, actor, now_ms=now)
-        ride = get_ride(ride_id)
+        ride = _takeable_ride(box, auth, actor, ride_id, now)
         if date is None and not ride.rrule:
             date = ride.start[:10]  # a one-off ride's "every journey" is its one journey
         if date is not None:
@@ -281,7 +335,7 @@ def take(box: Box, actor: Actor | None, ride_id: str, date: str | None = None) -
         if problem:
             _raise(problem)
         if ride_access.level(box, actor, ride, _day(date), now_ms=now) not in ("area", "full"):
-            raise NotFound(N_("There is no such ride."))
+            raise NotFound(ride_access.NOT_HERE)
         box.log.append("ride.taken", {"date": date}, subject=ride.id, author=actor.id)
         return date
 
@@ -289,12 +343,10 @@ def take(box: Box, actor: Actor | None, ride_id: str, date: str | None = None) -
 def _own_journey(box: Box, actor: Actor | None, ride_id: str, date) -> tuple[Ride, str, str]:
     """Return (ride, date, state) of a journey the actor drives, else raise."""
     require_member(actor)
-    ride = get_ride(ride_id)
+    ride = held_ride(box, actor, ride_id)
     date = journey_date(ride, date)
     driver, state = journey_state(ride, date)
     if driver != actor.id:
-        if ride_access.level(box, actor, ride, _day(date)) is None:
-            raise NotFound(N_("There is no such ride."))
         raise NotAllowed(N_("Only the driver who took this journey can do that."))
     return ride, date, state
 
@@ -306,10 +358,8 @@ def hand_back(box: Box, actor: Actor | None, ride_id: str, date: str | None = No
     with database.atomic():
         now = box.log.now_ms()
         if date is None:
-            ride = get_ride(ride_id)
+            ride = held_ride(box, actor, ride_id)
             if ride.series_driver != actor.id:
-                if ride_access.level(box, actor, ride) is None:
-                    raise NotFound(N_("There is no such ride."))
                 raise NotAllowed(N_("Only the driver who took every journey can hand them back."))
             today = ride_today(box, ride, now).isoformat()
             under_way = Journey.select().where(
@@ -534,8 +584,76 @@ PAGE_PAST_DAYS = 7  # the driver's page keeps last week's journeys, to mark them
 PAGE_AHEAD_DAYS = 28
 
 
+def held_ahead(box: Box, actor: Actor | None, now_ms: int | None = None) -> list[dict]:
+    """Return the journeys a member drives that are still ahead and not started, soonest
+    first: only the areas and the time, each with what handing it back takes.
+
+    For a driver who can no longer drive (checks lapsed, vouch withdrawn): they still hold
+    these until they hand them back, so other drivers can take them. A series shows its
+    next four weeks (its "hand back every journey" covers the rest).
+    """
+    if actor is None:
+        return []
+    now = box.log.now_ms() if now_ms is None else now_ms
+    mine = Journey.select(Journey.ride).where(
+        (Journey.driver == actor.id) & (Journey.state == "driver_found")
+    )
+    held = list(
+        Ride.select().where(
+            (Ride.cancelled == False)  # noqa: E712
+            & ((Ride.series_driver == actor.id) | Ride.id.in_(mine))
+        )
+    )
+    rows = journey_rows(r.id for r in held)
+    out = []
+    for ride in held:
+        series = ride.series_driver == actor.id
+        today = ride_today(box, ride, now)
+        if series:
+            dates = dates_between(ride, today, today + datetime.timedelta(days=PAGE_AHEAD_DAYS))
+        else:
+            dates = sorted(d for (r, d), j in rows.items() if r == ride.id and d >= iso(today))
+        for date in dates:
+            driver, state = journey_state(ride, date, rows)
+            due = due_ms(ride, date)
+            if driver != actor.id or state != "driver_found" or due <= now:
+                continue
+            out.append(
+                {
+                    "ride": ride.id,
+                    "date": date,
+                    "time": rides.journey_time(ride, parse_day(date)).strftime("%H:%M"),
+                    "due_ms": due,
+                    "time_is": ride.time_is,
+                    "from_area": ride.from_area,
+                    "to_area": ride.to_area,
+                    "can": {"hand_back": True, "hand_back_series": series and bool(ride.rrule)},
+                }
+            )
+    return sorted(out, key=lambda item: (item["due_ms"], item["ride"]))
+
+
+def may_open_page(box: Box, actor: Actor | None) -> bool:
+    """Return True if the driving page has something for this member: they may drive, or
+    they still hold journeys ahead that they must hand back (the Driving link shows)."""
+    if actor is None:
+        return False
+    return drivers.is_authorised(box, actor) or bool(held_ahead(box, actor))
+
+
 def driver_page(box: Box, actor: Actor | None) -> dict:
-    """Return rides_for_driver for the driver's page: last week to four weeks ahead."""
+    """Return rides_for_driver for the driver's page: last week to four weeks ahead.
+
+    A member who can no longer drive but still holds journeys ahead gets
+    {"lapsed": the day their checks ran out (None: the vouch was withdrawn), "held":
+    held_ahead()} instead, so they can hand them back; anyone else NotAllowed.
+    """
+    require_member(actor)
+    now = box.log.now_ms()
+    if drivers.authorisation(box, actor.id, now_ms=now) is None:
+        held = held_ahead(box, actor, now)
+        if held:
+            return {"lapsed": drivers.lapsed_on(box, actor.id, now_ms=now), "held": held}
     today = centre_today(box)
     start = today - datetime.timedelta(days=PAGE_PAST_DAYS)
     return rides_for_driver(box, actor, start, today + datetime.timedelta(days=PAGE_AHEAD_DAYS))

@@ -1,9 +1,10 @@
 """A volunteer driver's iCalendar (RFC 5545) feed of the journeys they drive.
 
 Calendar apps fetch the feed without a login, so its address holds a secret token: an
-HMAC of the member's id under the box's web secret, with its own context so it never
-matches a shift feed's token. The feed lists the journeys the driver has from two
-weeks back to eight weeks ahead; the pickup address only appears when this box can
+HMAC of the member's id and their latest vouch under the box's web secret, with its
+own context so it never matches a shift feed's token (a new vouch or a withdrawal
+changes it). The feed lists the journeys the driver has from two weeks back to eight
+weeks ahead; the pickup address only appears when this box can
 open the ride's sealed addresses, and the feed goes away (404) once the driver's
 checks run out, like everything else a lapsed driver could see.
 """
@@ -24,7 +25,7 @@ with warnings.catch_warnings():
 from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, NotFound
-from appliance.models import Journey, Member, Ride
+from appliance.models import Driver, Journey, Member, Ride
 from appliance.services import drivers, ride_access, rides
 from appliance.services.accounts import Actor, actor_for
 from appliance.services.driving import (
@@ -49,9 +50,21 @@ def _plain(message: str, **params) -> str:
     return message % params if params else message
 
 
+def _latest_vouch_ms(box: Box, member_id: str) -> int:
+    """Return when this box last vouched for the member (else any centre; 0: none)."""
+    rows = list(Driver.select().where(Driver.member == member_id))
+    own = [r.vouched_ms for r in rows if r.origin == box.origin]
+    return max(own or [r.vouched_ms for r in rows] or [0])
+
+
 def calendar_token(box: Box, member_id: str) -> str:
-    """Return the secret token of a driver's journeys feed address."""
-    mac = hmac.new(box.secret_key, TOKEN_CONTEXT + member_id.encode(), hashlib.sha256)
+    """Return the secret token of a driver's journeys feed address.
+
+    The driver's latest vouch is part of it, so a new vouch or a withdrawal gives a new
+    address and a link copied before then stops working.
+    """
+    text = f"{member_id}\n{_latest_vouch_ms(box, member_id)}"
+    mac = hmac.new(box.secret_key, TOKEN_CONTEXT + text.encode(), hashlib.sha256)
     return mac.hexdigest()
 
 

@@ -298,3 +298,59 @@ def test_the_window_follows_the_clock(box, world, cora, clock):
     earlier = travel_insight.insight(box, cora, 4, now_ms=clock.ms - 12 * 7 * DAY)
     assert earlier["totals"]["journeys"] == fig(25)
     assert datetime.date.fromisoformat(earlier["from"]).weekday() == 0
+
+
+# --- a series taken late -----------------------------------------------------------------------
+
+
+def test_a_series_taken_late_leaves_the_past_unmet(box, clock, staff, cora):
+    """A weekly ride nobody took for two weeks, then Dan takes every journey: the fold
+    gives him the journeys from that day on (Ride.series_since), so the two Tuesdays
+    nobody drove stay unmet in insight, in the coordinator's totals and on his calendar."""
+    from appliance.models import Ride
+    from appliance.services import ride_calendar
+    from appliance.services.accounts import actor_for
+
+    dan = actor_for(box, vouch(box, staff, member(box, "Dan Driver"), CAR).id)
+    ride_id = rides.request_ride(box, member(box, "Rita Rider"), {**RIDE, "needs": []})
+    clock.advance(13 * DAY)  # Wednesday 2026-01-14 noon: 6 and 13 January went unmet
+    driving.take(box, dan, ride_id, None)
+    ride = Ride.get_by_id(ride_id)
+    assert (ride.series_driver, ride.series_since) == (dan.id, "2026-01-14")
+    for date in TUESDAYS[:2]:
+        assert driving.journey_state(ride, date) == (None, "open")
+    for date in TUESDAYS[2:]:
+        assert driving.journey_state(ride, date) == (dan.id, "driver_found")
+    clock.advance(15 * DAY)  # Thursday 2026-01-29: all four Tuesdays have passed
+    _weeks, found = travel_insight.journeys(box, 4)
+    outcomes = {j["date"]: j["outcome"] for j in found if j["ride"] == ride_id}
+    assert outcomes == dict(
+        zip(TUESDAYS, ["unmet", "unmet", "volunteer", "volunteer"], strict=True)
+    )
+    [january] = coordinating.paid_totals(box, cora, months=1)
+    assert (january["month"], january["volunteer"], january["paid"]) == ("2026-01", 2, 0)
+    feed = ride_calendar.driver_feed(box, dan).decode()
+    assert "20260113" not in feed and "20260106" not in feed
+    assert "20260120" in feed and "20260127" in feed
+
+
+def test_a_series_cannot_be_taken_while_another_driver_holds_a_past_journey(box, clock, staff):
+    """Walt drove last Tuesday but has not marked it done: a series take now would leave
+    two drivers on the ride's past, so it is refused until he does."""
+    from appliance.errors import Conflict
+    from appliance.models import Ride
+    from appliance.services.accounts import actor_for
+
+    dan = actor_for(box, vouch(box, staff, member(box, "Dan Driver"), CAR).id)
+    walt = actor_for(box, vouch(box, staff, member(box, "Walt Wheels"), CAR).id)
+    ride_id = rides.request_ride(box, member(box, "Rita Rider"), {**RIDE, "needs": []})
+    driving.take(box, walt, ride_id, TUESDAYS[0])
+    clock.advance(6 * DAY)  # Wednesday 2026-01-07: Walt's journey is past, not done
+    before = record_count()
+    with pytest.raises(Conflict, match="not marked done"):
+        driving.take(box, dan, ride_id, None)
+    assert record_count() == before
+    driving.done(box, walt, ride_id, TUESDAYS[0], "8")
+    driving.take(box, dan, ride_id, None)
+    assert Ride.get_by_id(ride_id).series_driver == dan.id
+    assert driving.journey_state(Ride.get_by_id(ride_id), TUESDAYS[0]) == (walt.id, "done")

@@ -386,3 +386,83 @@ def test_members_cannot_book_paid_services(box, browser, alice, dan, taxis):
         assert who.post(f"/coordinate/{ride}/paid", data, via="/me").status_code == 403
     assert browser.post(f"/coordinate/{ride}/paid", data).status_code == 401
     assert record_count(box) == before
+
+
+# --- after review: lapsed drivers, caches, the feed's address --------------------------------
+
+
+def test_a_lapsed_driver_can_still_hand_back_the_journeys_they_hold(
+    box, clock, alice, bob, new_browser
+):
+    lou = new_browser("Lou")
+    vouch(box, "Lou", expires="2027-03-31")
+    soon = ask(box, "Alice", date="2027-03-22")
+    later = ask(box, "Bob", date="2027-04-05", from_area="Eastfield")
+    page = lou.get("/driving")
+    for ride, date in ((soon, "2027-03-22"), (later, "2027-04-05")):
+        lou.submit(page, form=form_in(card(page, "open-", ride, date), "Take this journey"))
+        page = lou.get("/driving")
+    clock.advance(15 * DAY_MS)  # 2027-04-01: the checks ran out; 22 March has passed
+    page = lou.get("/driving")
+    assert "/driving" in page.links()  # the Driving link stays while she holds one
+    notice = page.one("main").find(class_="problem")
+    assert "Your driver checks ran out on 31 March 2027." in notice.text()
+    held = page.one("li", id=f"held-{later[:16]}-2027-04-05")
+    assert "Eastfield to City Hospital" in held.text()
+    main = page.one("main").text()
+    # Only the journeys still ahead, and only their area and time.
+    assert "Millbrook to" not in main and "Bob" not in main
+    for secret in (*SECRETS, "Rides you could take", "calendar"):
+        assert secret not in main, secret
+    response = lou.submit(page, form=form_in(held, "Hand back this journey"))
+    assert response.status_code == 302
+    assert state(later, "2027-04-05") == (None, "open")
+    # Nothing left to hand back: no page, no link, the reason why.
+    assert "/driving" not in lou.get("/").links()
+    refused = lou.get("/driving", status=403)
+    assert "Your driver checks ran out on 31 March 2027" in refused.text()
+
+
+def test_a_lapsed_driver_still_cannot_take_rides(box, clock, alice, bob, new_browser):
+    lou = new_browser("Lou")
+    vouch(box, "Lou", expires="2027-03-31")
+    held = ask(box, "Alice", date="2027-04-05")
+    other = ask(box, "Bob", date="2027-04-06")
+    page = lou.get("/driving")
+    lou.submit(page, form=form_in(card(page, "open-", held, "2027-04-05"), "Take this journey"))
+    clock.advance(15 * DAY_MS)
+    before = record_count(box)
+    response = lou.post(f"/driving/{other}/take", {"date": "2027-04-06"}, via="/driving")
+    assert response.status_code == 403
+    assert "Your driver checks ran out on 31 March 2027" in Page(response).text()
+    assert record_count(box) == before
+
+
+def test_pages_with_addresses_are_never_cached(box, alice, dan, cora, browser):
+    ride = ask(box, "Alice")
+    page = dan.get("/driving")
+    dan.submit(page, form=form_in(card(page, "open-", ride, "2027-03-22"), "Take this journey"))
+    dan_id = member_id("Dan")
+    feed = f"/driving/calendar/{dan_id}/{ride_calendar.calendar_token(box, dan_id)}.ics"
+    for who, url in ((dan, "/driving"), (cora, "/coordinate"), (browser, feed)):
+        response = who.client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "no-store", url
+    # A refused form shows the page again: not cached either.
+    response = dan.post(
+        f"/driving/{ride}/done", {"date": "2027-03-22", "miles": "many"}, "/driving"
+    )
+    assert response.status_code == 409 and response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_new_vouch_gives_the_feed_a_new_address(box, clock, alice, dan, browser):
+    dan_id = member_id("Dan")
+    old = f"/driving/calendar/{dan_id}/{ride_calendar.calendar_token(box, dan_id)}.ics"
+    assert browser.client.get(old).status_code == 200
+    clock.advance(DAY_MS)
+    vouch(box, "Dan", expires="2028-06-30")  # the staff saw his checks again
+    new = f"/driving/calendar/{dan_id}/{ride_calendar.calendar_token(box, dan_id)}.ics"
+    assert new != old
+    assert browser.client.get(old).status_code == 404
+    assert browser.client.get(new).status_code == 200
+    assert new in dan.get("/driving").links()

@@ -560,3 +560,73 @@ def test_the_sweep_finds_a_leak_when_there_is_one(app, world, monkeypatch):
         assert (role, ride_page, "door code 4321") in leaks
         assert (role, ride_page, "stays in the chair") in leaks
     assert ("suitable_driver", ride_page, RIDER) in leaks
+
+
+# --- the POST routes: no answer tells a stranger the ride exists -----------------------------
+
+# Every POST route that names a ride, with a form that would make sense for it.
+POSTS = (
+    ("/driving/{ride}/take", {"date": FIRST_DATE}),
+    ("/driving/{ride}/take", {"every": "1"}),
+    ("/driving/{ride}/take", {"date": "2027-03-24"}),  # not one of its days
+    ("/driving/{ride}/hand-back", {"date": FIRST_DATE}),
+    ("/driving/{ride}/hand-back", {"every": "1"}),
+    ("/driving/{ride}/start", {"date": FIRST_DATE}),
+    ("/driving/{ride}/done", {"date": FIRST_DATE, "miles": "12"}),
+    ("/rides/{ride}/cancel", {"date": FIRST_DATE, "reason": "No longer needed"}),
+    ("/rides/{ride}/cancel", {"every": "1", "reason": "No longer needed"}),
+    ("/coordinate/{ride}/paid", {"date": FIRST_DATE, "provider": "taxi", "cost": "12.50"}),
+)
+CSRF_VALUE = re.compile(r'name="csrf_token" value="[^"]*"')
+
+
+def _answer(w: World, role: str, path: str, form: dict, token: str) -> tuple[int, str]:
+    """POST as this person; return (status, body) with the csrf token and the ride's id
+    (a "log in" link may say the address back) written the same way whatever was asked."""
+    response = w.browsers[role].client.post(path, data={**form, "csrf_token": token})
+    body = CSRF_VALUE.sub("", response.get_data(as_text=True)).replace(w.ride, "RIDE")
+    return response.status_code, body.replace(UNKNOWN_RIDE, "RIDE")
+
+
+UNKNOWN_RIDE = "f" * 64
+
+
+def _same_answers_for_the_ride_and_no_ride(w: World) -> None:
+    box = w.box
+    for role in NOBODY:
+        token = w.browsers[role].token("/signup")
+        for template, form in POSTS:
+            before = record_count(box)
+            real = _answer(w, role, template.format(ride=w.ride), form, token)
+            made_up = _answer(w, role, template.format(ride=UNKNOWN_RIDE), form, token)
+            assert record_count(box) == before, (role, template)
+            assert real[0] >= 300, (role, template, real[0])
+            assert real == made_up, (role, template, form)
+            for secret in (*AREAS, *ADDRESSES, RIDER):
+                assert secret not in real[1], (role, template, secret)
+
+
+def test_before_anyone_takes_it_a_post_answers_as_for_no_ride(world):
+    _same_answers_for_the_ride_and_no_ride(world)
+
+
+def test_after_a_driver_takes_it_a_post_answers_as_for_no_ride(taken):
+    _same_answers_for_the_ride_and_no_ride(taken)
+
+
+def test_an_unsuitable_driver_hears_nothing_of_the_ride_from_the_service(taken):
+    """The reviewer's case: Carl's car cannot take a wheelchair. Before the fix he was
+    told so (403), which said the ride exists; now it is as for an unknown ride."""
+    from appliance.errors import NotFound
+
+    box = taken.box
+    carl = actor(box, "Carl Car")
+    for ride in (taken.ride, UNKNOWN_RIDE):
+        for date in (FIRST_DATE, "2027-03-24", None):
+            with pytest.raises(NotFound) as refused:
+                driving.take(box, carl, ride, date)
+            assert str(refused.value) == "There is nothing at this address."
+        for act in (driving.hand_back, driving.start_journey, driving.done):
+            with pytest.raises(NotFound) as refused:
+                act(box, carl, ride, FIRST_DATE)
+            assert str(refused.value) == "There is nothing at this address."

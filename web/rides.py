@@ -16,6 +16,14 @@ bp = Blueprint("rides", __name__)
 FORM_DEFAULTS = {"time_is": "pickup", "window": "15", "repeat": "none", "passengers": "1"}
 
 
+@bp.after_request
+def no_store(response):
+    """Riders' pages hold addresses and needs, often on a shared desk computer: never
+    keep a copy of them in a browser's or a proxy's cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/rides")
 def index():
     return render_template("rides/index.html", rides=rides.my_rides(box(), actor()))

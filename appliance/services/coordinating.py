@@ -129,6 +129,7 @@ def unmet(box: Box, actor: Actor | None, days: int = 14, now_ms: int | None = No
             if not (state == "open" or lapsed) or due <= now:
                 continue
             stage = journey_stage(box, ride, date, now)
+            own = ride_access.is_rides_centre(box, actor, ride)
             out.append(
                 {
                     "ride": ride.id,
@@ -140,16 +141,18 @@ def unmet(box: Box, actor: Actor | None, days: int = 14, now_ms: int | None = No
                     "to_area": ride.to_area,
                     "passengers": ride.passengers,
                     "recurring": bool(ride.rrule),
-                    "rider": people.get(ride.rider, "?"),
-                    "needs": need_labels(box, ride),
+                    # Another centre's ride: area and time only, like a driver before
+                    # taking it (ride_access); its rider and needs stay with its centre.
+                    "rider": people.get(ride.rider, "?") if own else None,
+                    "needs": need_labels(box, ride) if own else [],
                     "waited": _waited(now - ride.created_ms),
                     "stage": stage,
                     "alert": stage == "alert",
                     # A driver whose checks ran out still holds the journey until they
                     # hand it back: the coordinator has to ask them to.
-                    "lapsed_driver": people.get(driver, "?") if lapsed else None,
+                    "lapsed_driver": people.get(driver, "?") if lapsed and own else None,
                     "regular_driver": people.get(ride.regular_driver)
-                    if stage == "regular"
+                    if stage == "regular" and own
                     else None,
                     "regular_until": _local(ride, regular_until_ms(box, ride))
                     if stage == "regular"

@@ -1,17 +1,23 @@
 """Who may see a ride, and how much of it: the one place the visibility rules live.
 
 Levels (`level`):
-- "full": the rider, the centre's staff and coordinators, and the authorised driver who
-  has the journey (or the whole series): addresses, notes, needs, everything.
+- "full": the rider, the staff and coordinators of the centre where the ride was asked
+  for (its origin is this box), and the authorised driver who has the journey (or the
+  whole series, from the day they took it): addresses, notes, needs, everything.
 - "area": an authorised driver whose vehicle can serve the ride (seats for every
   passenger, every feature its access needs require), allowed in the current escalation
   stage, while the journey is still open and ahead: the areas, the time and the number
-  of passengers, nothing more, until they take it.
+  of passengers, nothing more, until they take it. Staff and coordinators of another
+  centre see every ride this much, so they see the demand, never who rides, where
+  from or to, their needs or notes; only the rider's own centre may cancel it.
 - None: everyone else (visitors, members, other riders, drivers whose checks lapsed or
   were never made): pages answer 404 and never confirm that the ride exists.
 
 A driver must be authorised today to see anything, even a journey they took: a lapsed
 driver is told why by the driving pages and a coordinator finds the journey someone else.
+
+Escalation never offers a ride to a regular driver whose vehicle cannot serve it: the
+ride then goes to every suitable driver at once.
 
 Escalation (`stage`) is worked out from the clock and the settings, never stored:
 "regular" for the first ride_regular_hours after the request when it names a regular
@@ -29,7 +35,7 @@ from appliance.box import Box
 from appliance.errors import N_, NotFound
 from appliance.models import Journey, Ride
 from appliance.sealing import open_sealed
-from appliance.services import rides
+from appliance.services import ride_recurrence as rides
 from appliance.services.accounts import Actor
 from appliance.services.drivers import authorisation, can_serve, today
 
@@ -41,8 +47,26 @@ NOT_HERE = N_("There is nothing at this address.")  # the same words as any unkn
 
 
 def is_coordinator(actor: Actor | None) -> bool:
-    """Return True for the centre's staff and its coordinators (they see every ride)."""
+    """Return True for this box's staff and its coordinators."""
     return actor is not None and (actor.is_staff or COORDINATOR in actor.roles)
+
+
+def is_rides_centre(box: Box, actor: Actor | None, ride: Ride) -> bool:
+    """Return True for the staff and coordinators of the centre where the ride was asked
+    for: they see all of it and may act for the rider. Another centre's staff do not."""
+    return ride.origin == box.origin and is_coordinator(actor)
+
+
+def can_cancel(box: Box, actor: Actor | None, ride: Ride) -> bool:
+    """Return True if the actor may cancel the ride's journeys: its rider, or the staff
+    and coordinators of the ride's own centre."""
+    return actor is not None and (actor.id == ride.rider or is_rides_centre(box, actor, ride))
+
+
+def series_covers(ride: Ride, date: datetime.date) -> bool:
+    """Return True if the ride's series driver (if any) has this date: a series taken
+    late covers the journeys from the day it was taken (`series_since`) on, not before."""
+    return bool(ride.series_driver) and date.isoformat() >= (ride.series_since or "")
 
 
 def _now(box: Box, now_ms: int | None) -> int:
@@ -58,10 +82,11 @@ def journey_state(ride: Ride, date: datetime.date) -> tuple[str, str | None, Jou
     row = Journey.get_or_none((Journey.ride == ride.id) & (Journey.date == date.isoformat()))
     if row is not None:
         return row.state, row.driver, row
+    driver = ride.series_driver if series_covers(ride, date) else None
     if ride.cancelled:
-        return "cancelled", ride.series_driver, None
-    if ride.series_driver:
-        return "driver_found", ride.series_driver, None
+        return "cancelled", driver, None
+    if driver:
+        return "driver_found", driver, None
     return "open", None, None
 
 
@@ -74,9 +99,9 @@ def next_open(
 ) -> datetime.date | None:
     """Return the date of the ride's first open journey not yet due, within `days`."""
     now = _now(box, now_ms)
-    if ride.cancelled or ride.series_driver:
-        return None
     first = today(box, now)
+    if ride.cancelled or series_covers(ride, first):
+        return None  # a series driver has every journey from today on
     for date in rides.occurrences(ride, first, first + datetime.timedelta(days=days)):
         if _due_ms(ride, date) > now and journey_state(ride, date)[0] == "open":
             return date
@@ -97,18 +122,18 @@ def stage(
         if _due_ms(ride, date) - now <= box.settings["ride_alert_hours"] * HOUR_MS:
             return "alert"
     regular_until = ride.created_ms + box.settings["ride_regular_hours"] * HOUR_MS
-    if (
-        ride.regular_driver
-        and now < regular_until
-        and authorisation(box, ride.regular_driver, now) is not None
-    ):
-        return "regular"
-    return "drivers"
+    if not ride.regular_driver or now >= regular_until:
+        return "drivers"
+    auth = authorisation(box, ride.regular_driver, now)
+    if auth is None or not can_serve(box, auth["vehicle"], ride):
+        return "drivers"  # lapsed, or their vehicle cannot take it: every driver at once
+    return "regular"
 
 
-def _holds(ride: Ride, member_id: str) -> bool:
-    """Return True if the member has the series or any journey of the ride."""
-    if ride.series_driver == member_id:
+def _holds(box: Box, ride: Ride, member_id: str, now: int) -> bool:
+    """Return True if the member has the series (from today or earlier on, see
+    series_covers) or any journey of the ride."""
+    if ride.series_driver == member_id and series_covers(ride, today(box, now)):
         return True
     return (
         Journey.select().where((Journey.ride == ride.id) & (Journey.driver == member_id)).exists()
@@ -128,14 +153,23 @@ def level(
     """
     if viewer is None:
         return None
-    if viewer.id == ride.rider or is_coordinator(viewer):
+    if viewer.id == ride.rider or is_rides_centre(box, viewer, ride):
         return "full"
-    now = _now(box, now_ms)
+    found = _driver_level(box, viewer, ride, date, _now(box, now_ms))
+    if found is None and is_coordinator(viewer):
+        return "area"  # another centre's ride: its staff see the demand, not the person
+    return found
+
+
+def _driver_level(
+    box: Box, viewer: Actor, ride: Ride, date: datetime.date | None, now: int
+) -> str | None:
+    """Return what a driver may see of a ride (or of one journey): see `level`."""
     auth = authorisation(box, viewer.id, now)
     if auth is None:
         return None
     if date is None:
-        if _holds(ride, viewer.id):
+        if _holds(box, ride, viewer.id, now):
             return "full"
         date = next_open(box, ride, now)
         if date is None:

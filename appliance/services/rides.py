@@ -3,8 +3,9 @@
 A ride is one request (`ride.requested`): where from and to (a coarse area drivers see
 before they take it, and the exact addresses, sealed in `ride.addresses`), when (a local
 time in the centre's zone), and how often (an RFC 5545 RRULE, expanded here). A journey
-is one occurrence, named by its local date. Who may see what is decided in
-appliance/services/ride_access.py.
+is one occurrence, named by its local date; the repeats are expanded in
+appliance/services/ride_recurrence.py (its names are available here too). Who may see
+what is decided in appliance/services/ride_access.py.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from dateutil.rrule import rrulestr
+from zoneinfo import ZoneInfo
 
 from appliance.box import Box
 from appliance.dates import parse_day
@@ -26,116 +25,26 @@ from appliance.sealing import seal_for
 from appliance.services import ride_access
 from appliance.services.accounts import Actor, require_member
 from appliance.services.drivers import authorisation, can_serve, today
+from appliance.services.ride_recurrence import (  # noqa: F401 - rides.* for other modules
+    WEEKDAYS,
+    first_date,
+    first_journey,
+    is_occurrence,
+    journey_time,
+    occurrences,
+    repeat_of,
+    zone_of,
+)
 from appliance.services.travel_lists import access_needs, need_label
 
 ADDRESS_MAX = 200
 NOTES_MAX = 500
-WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # RFC 5545 BYDAY, date.weekday() order
 REPEATS = ("none", "weekly", "fortnightly", "weeks")  # "weeks": every `weeks` weeks
 EVERY_MAX = 12  # weeks between journeys
 COUNT_MAX = 520  # journeys in one series: ten years of weekly rides
 AHEAD_DAYS = 366  # the first journey at most a year ahead
 WEEKS_SHOWN = 4  # journeys the rider's pages list ahead
-_WEEKLY_PARTS = {"FREQ", "INTERVAL", "BYDAY", "UNTIL", "COUNT"}  # what this box's form writes
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
-
-# --- recurrence ----------------------------------------------------------------------------
-
-
-def zone_of(ride) -> datetime.tzinfo:
-    """Return the ride's time zone (UTC if this box does not know the zone's name)."""
-    try:
-        return ZoneInfo(ride.tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        return datetime.UTC
-
-
-def first_date(ride) -> datetime.date:
-    """Return the local date of the ride's first journey."""
-    return datetime.date.fromisoformat(ride.start[:10])
-
-
-def _expand(ride, start: datetime.date, end: datetime.date) -> list[datetime.date] | None:
-    """Return the rule's dates in [start, end], or None if this box cannot read the rule.
-
-    The rule runs from the local start with its zone attached, so dateutil keeps the wall
-    time (09:30 stays 09:30 across clock changes) and compares UNTIL (UTC) correctly. A
-    rule from another implementation with a local UNTIL is read in wall time instead.
-    """
-    local = datetime.datetime.fromisoformat(ride.start)
-    for zone in (zone_of(ride), None):
-        try:
-            rule = rrulestr(ride.rrule, dtstart=local.replace(tzinfo=zone))
-            low = datetime.datetime.combine(start, datetime.time.min, zone)
-            high = datetime.datetime.combine(end, datetime.time.max, zone)
-            return [moment.date() for moment in rule.between(low, high, inc=True)]
-        except (ValueError, TypeError):
-            continue
-    return None
-
-
-def occurrences(ride, start: datetime.date, end: datetime.date) -> list[datetime.date]:
-    """Return the local dates of the ride's journeys in [start, end], in order.
-
-    A one-off ride (or one whose rule this box cannot read) has just its first date.
-    """
-    if end < start:
-        return []
-    expanded = _expand(ride, start, end) if ride.rrule else None
-    if expanded is not None:
-        return expanded
-    first = first_date(ride)
-    return [first] if start <= first <= end else []
-
-
-def is_occurrence(ride, date: datetime.date) -> bool:
-    """Return True if the ride has a journey on this local date."""
-    return date in occurrences(ride, date, date)
-
-
-def journey_time(ride, date: datetime.date) -> datetime.datetime:
-    """Return when a journey is (pickup or appointment), aware, in the ride's zone.
-
-    At a clock change a wall time can be missing or happen twice: a time that does not
-    exist that day (01:30 when clocks go forward at 01:00) moves forward by the gap
-    (02:30 summer time), and a time that happens twice is the first of the two (summer
-    time), the earlier moment, so a driver is never an hour late.
-    """
-    zone = zone_of(ride)
-    wall = datetime.time.fromisoformat(ride.start[11:16])
-    moment = datetime.datetime.combine(date, wall, zone)  # fold=0: see above
-    return moment.astimezone(datetime.UTC).astimezone(zone)
-
-
-def repeat_of(ride) -> dict:
-    """Describe the ride's repeat for people: {kind: none|weekly|other, interval, days,
-    until (local ISO date), count}."""
-    if not ride.rrule:
-        return {"kind": "none"}
-    parts = dict(p.split("=", 1) for p in ride.rrule.split(";") if "=" in p)
-    days = [d for d in parts.get("BYDAY", "").split(",") if d in WEEKDAYS]
-    if parts.get("FREQ") != "WEEKLY" or set(parts) - {
-        "FREQ",
-        "INTERVAL",
-        "BYDAY",
-        "UNTIL",
-        "COUNT",
-    }:
-        return {"kind": "other", "rule": ride.rrule}
-    until = parts.get("UNTIL")
-    if until:
-        moment = datetime.datetime.strptime(until[:15], "%Y%m%dT%H%M%S")
-        if until.endswith("Z"):
-            moment = moment.replace(tzinfo=datetime.UTC).astimezone(zone_of(ride))
-        until = moment.date().isoformat()
-    return {
-        "kind": "weekly",
-        "interval": int(parts.get("INTERVAL", "1")),
-        "days": days or [WEEKDAYS[first_date(ride).weekday()]],
-        "until": until,
-        "count": int(parts["COUNT"]) if "COUNT" in parts else None,
-    }
 
 
 # --- asking for a ride ---------------------------------------------------------------------
@@ -229,11 +138,9 @@ def _build_rule(data, day: datetime.date, zone, errors: dict) -> str | None:
 def _first_journey(rule: str | None, local: datetime.datetime, errors: dict):
     """Return the first journey's local start (the first the rule gives on or after the
     chosen date), or None with an error noted."""
-    if rule is None:
-        return local
     try:
-        first = next(iter(rrulestr(rule, dtstart=local)), None)
-    except (ValueError, TypeError):
+        first = first_journey(rule, local)
+    except ValueError:
         errors["repeat"] = N_("Please choose how often the ride repeats.")
         return None
     if first is None:
@@ -400,8 +307,10 @@ def journeys(
     past, can_cancel}; raise NotFound if the viewer may see none of the ride."""
     ride, _ = ride_access.require_level(box, viewer, ride.id)
     now = box.log.now_ms()
-    # The rider, staff and coordinators see every journey; a driver each one on its own.
-    full = viewer.id == ride.rider or ride_access.is_coordinator(viewer)
+    # The rider and their centre's staff see every journey; a driver (or another
+    # centre's staff) each one on its own.
+    full = viewer.id == ride.rider or ride_access.is_rides_centre(box, viewer, ride)
+    cancels = can_cancel(box, viewer, ride)
     found = []
     for date in occurrences(ride, start, end):
         seen = "full" if full else ride_access.level(box, viewer, ride, date, now)
@@ -419,9 +328,7 @@ def journeys(
                 "driver": driver if seen == "full" else None,
                 "provider": row.provider_name if row is not None and state == "paid" else None,
                 "past": past,
-                "can_cancel": can_cancel(viewer, ride)
-                and not past
-                and state not in ("done", "cancelled"),
+                "can_cancel": cancels and not past and state not in ("done", "cancelled"),
             }
         )
     names = _names(j["driver"] for j in found)
@@ -430,20 +337,29 @@ def journeys(
     return found
 
 
-def can_cancel(actor: Actor | None, ride: Ride) -> bool:
-    """Return True if the actor may cancel the ride's journeys: its rider, staff, coordinators."""
-    return actor is not None and (actor.id == ride.rider or ride_access.is_coordinator(actor))
+def can_cancel(box: Box, actor: Actor | None, ride: Ride) -> bool:
+    """Return True if the actor may cancel the ride's journeys: its rider, or the staff
+    and coordinators of the centre where it was asked for (ride_access.can_cancel)."""
+    return ride_access.can_cancel(box, actor, ride)
 
 
 def cancel(box: Box, actor: Actor | None, ride_id: str, date: str | None, reason: str = "") -> None:
     """Cancel one journey (by its date) or, with no date, the whole request."""
     require_member(actor)
-    ride, _ = ride_access.require_level(box, actor, ride_id)
-    if not can_cancel(actor, ride):
-        raise NotAllowed(N_("Only the rider or the centre's staff can cancel a ride."))
     reason = " ".join((reason or "").split())
-    if len(reason) > REASON_MAX:
-        raise InvalidInput({"reason": N_("Please keep the reason under 500 characters.")})
+    with database.atomic():  # the checks and the record see the same state
+        ride, _ = ride_access.require_level(box, actor, ride_id)
+        if not can_cancel(box, actor, ride):
+            raise NotAllowed(N_("Only the rider or the centre's staff can cancel a ride."))
+        if len(reason) > REASON_MAX:
+            raise InvalidInput({"reason": N_("Please keep the reason under 500 characters.")})
+        body = _cancellation(box, ride, date, reason)
+        box.log.append("ride.cancelled", body, subject=ride.id, author=actor.id)
+
+
+def _cancellation(box: Box, ride: Ride, date: str | None, reason: str) -> dict:
+    """Return the body of a ride.cancelled record for one journey (date) or the whole
+    request (None), or raise if it cannot be cancelled."""
     if ride.cancelled:
         raise Conflict(N_("This ride is already cancelled."))
     now = box.log.now_ms()
@@ -459,12 +375,10 @@ def cancel(box: Box, actor: Actor | None, ride_id: str, date: str | None, reason
             raise Conflict(N_("That journey is already cancelled."))
         if state == "done" or journey_time(ride, day).timestamp() * 1000 <= now:
             raise Conflict(N_("That journey has already happened, so it cannot be cancelled."))
-        body = {"date": day.isoformat(), "reason": reason}
-    else:
-        if not _any_ahead(box, ride, now):
-            raise Conflict(N_("Every journey of this ride has already happened."))
-        body = {"date": None, "reason": reason}
-    box.log.append("ride.cancelled", body, subject=ride.id, author=actor.id)
+        return {"date": day.isoformat(), "reason": reason}
+    if not _any_ahead(box, ride, now):
+        raise Conflict(N_("Every journey of this ride has already happened."))
+    return {"date": None, "reason": reason}
 
 
 def _any_ahead(box: Box, ride: Ride, now: int) -> bool:
@@ -500,7 +414,8 @@ def summary(box: Box, viewer: Actor, ride: Ride, level: str, start, end) -> dict
         "repeat": repeat_of(ride),
         "cancelled": ride.cancelled,
         "journeys": journeys(box, viewer, ride, start, end),
-        "can_cancel": can_cancel(viewer, ride)
+        "other_centre": level == "area" and ride_access.is_coordinator(viewer),
+        "can_cancel": can_cancel(box, viewer, ride)
         and not ride.cancelled
         and _any_ahead(box, ride, now),
     }

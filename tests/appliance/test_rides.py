@@ -11,11 +11,13 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from boxes import member, record_count, with_role
+from boxes import member, record_count, trust, with_role
+from recordmaker import Origin, ride_body
 
 from appliance.errors import Conflict, InvalidInput, NotAllowed, NotFound, NotSignedIn
 from appliance.models import Ride, StoredRecord
-from appliance.services import ride_access, rides
+from appliance.sealing import seal_for
+from appliance.services import ride_access, ride_recurrence, rides
 from appliance.services.accounts import actor_for
 
 HOUR = 3_600_000
@@ -762,3 +764,176 @@ def test_staff_who_are_staff_no_more_lose_the_rides_they_asked_for(box, alice, a
     assert len(rides.my_rides(box, sam)) == 1
     box.log.append("role.revoked", {"role": "staff"}, subject=sam.id, author=admin.id)
     assert rides.my_rides(box, actor_for(box, sam.id)) == []
+
+
+# --- another centre's rides, late series takes, rules from elsewhere ----------------------
+
+
+def neighbour_ride(box, rider="a" * 64, **changes) -> Ride:
+    """Ingest a ride asked for at a trusted neighbouring centre, its addresses sealed to
+    this box too (as they are for a box the neighbour pairs with directly)."""
+    neighbour = Origin("Neighbour Centre")
+    trust(box, neighbour)
+    neighbour.tick(HOUR)
+    private = {"from_address": "9 Elm Row", "to_address": "Oak Surgery", "notes": "Key safe 1234"}
+    body = ride_body(rider, needs=["hard-of-hearing"], **changes)
+    asked = neighbour.make("ride.requested", body, author=rider)
+    sealed = neighbour.make(
+        "ride.addresses", {"sealed": seal_for(box, private)}, subject=asked.id, author=rider
+    )
+    assert box.log.ingest([asked.line, sealed.line]).ok
+    return Ride.get_by_id(asked.id)
+
+
+def test_another_centres_staff_see_the_area_and_time_only(box, staff, cora, dan):
+    ride = neighbour_ride(box)
+    assert ride.origin != box.origin
+    for viewer in (staff, cora):
+        assert ride_access.level(box, viewer, ride) == "area"
+        assert ride_access.addresses(box, viewer, ride) is None
+        seen = rides.ride_detail(box, viewer, ride.id)
+        assert (seen["level"], seen["other_centre"], seen["can_cancel"]) == ("area", True, False)
+        assert (seen["from_area"], seen["to_area"], seen["passengers"]) == (
+            "Millbrook",
+            "City Hospital",
+            1,
+        )
+        assert not {"addresses", "needs", "rider", "cancel_reason", "asked_by"} & set(seen)
+        assert [(j["date"], j["can_cancel"]) for j in seen["journeys"]] == [("2026-01-13", False)]
+        text = repr(seen)
+        for secret in ("Elm Row", "Oak Surgery", "Key safe", "hard-of-hearing", "a" * 64):
+            assert secret not in text
+        before = record_count()
+        for date in (None, "2026-01-13"):
+            with pytest.raises(NotAllowed):
+                rides.cancel(box, viewer, ride.id, date, "not ours")
+        assert record_count() == before
+        assert Ride.get_by_id(ride.id).cancelled is False
+    # Once Dan (of this box) takes it, he sees everything; this box's staff still do not,
+    # not even the driver's name.
+    ride = act(box, "ride.taken", ride, dan, date="2026-01-13")
+    assert ride_access.addresses(box, dan, ride)["notes"] == "Key safe 1234"
+    assert ride_access.addresses(box, staff, ride) is None
+    [journey] = rides.ride_detail(box, staff, ride.id)["journeys"]
+    assert (journey["state"], journey["driver"]) == ("driver_found", None)
+
+
+def test_the_rider_of_another_centres_ride_sees_it_all_here(box, alice, staff):
+    ride = neighbour_ride(box, rider=alice.id)
+    seen = rides.ride_detail(box, alice, ride.id)
+    assert seen["level"] == "full" and seen["can_cancel"]
+    assert seen["addresses"]["from_address"] == "9 Elm Row"
+    assert not rides.ride_detail(box, staff, ride.id)["can_cancel"]
+
+
+def test_this_centres_staff_still_see_and_cancel_its_own_rides(box, alice, staff, cora):
+    ride = ask(box, alice)
+    for viewer in (staff, cora):
+        seen = rides.ride_detail(box, viewer, ride.id)
+        assert (seen["level"], seen["other_centre"], seen["can_cancel"]) == ("full", False, True)
+        assert seen["addresses"]["from_address"] == RIDE["from_address"]
+    rides.cancel(box, cora, ride.id, None, "Rider phoned")
+    assert Ride.get_by_id(ride.id).cancelled is True
+
+
+def test_a_series_taken_late_covers_only_the_journeys_from_that_day(box, clock, alice, dan, vera):
+    ride = ask(box, alice, repeat="weekly", days=["TU"], return_at="")
+    clock.advance(13 * DAY)  # Wednesday 2026-01-14: the 6th and the 13th went unmet
+    ride = act(box, "ride.taken", ride, dan, date=None)
+    assert (ride.series_driver, ride.series_since) == (dan.id, "2026-01-14")
+    assert ride_access.journey_state(ride, d("2026-01-13")) == ("open", None, None)
+    assert ride_access.journey_state(ride, d("2026-01-20")) == ("driver_found", dan.id, None)
+    assert states(box, alice, ride, "2026-01-06", "2026-01-27") == [
+        ("2026-01-06", "requested"),
+        ("2026-01-13", "requested"),
+        ("2026-01-20", "driver_found"),
+        ("2026-01-27", "driver_found"),
+    ]
+    assert ride_access.level(box, dan, ride) == "full"
+    assert ride_access.level(box, dan, ride, d("2026-01-13")) is None  # past, never his
+    assert ride_access.level(box, dan, ride, d("2026-01-20")) == "full"
+    assert ride_access.level(box, vera, ride) is None  # nothing ahead is open
+    assert ride_access.next_open(box, ride) is None
+    # A series whose take is dated ahead (a box whose clock ran fast) leaves the days
+    # before it open.
+    ahead = SimpleNamespace(**{**ride.__data__, "series_since": "2026-01-21"})
+    assert ride_access.journey_state(ahead, d("2026-01-20"))[:2] == ("open", None)
+    assert ride_access.next_open(box, ahead) == d("2026-01-20")
+
+
+def test_a_regular_driver_whose_vehicle_cannot_serve_gets_no_head_start(
+    box, staff, alice, dan, vera
+):
+    ride = ask(box, alice, passengers="2", regular_driver=dan.id)
+    assert ride_access.stage(box, ride) == "regular"
+    assert ride_access.level(box, vera, ride) is None
+    vouch(box, staff, dan, {**CAR, "seats": 1})  # the centre records a smaller car
+    assert ride_access.stage(box, ride) == "drivers"
+    assert ride_access.level(box, vera, ride) == "area"
+    assert ride_access.level(box, dan, ride) is None
+
+
+ODD_RULES = [
+    # (rule, first journeys from 2026-01-13, repeat kind)
+    ("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3", ["2026-01-31", "2026-03-31", "2026-05-31"], "other"),
+    ("FREQ=DAILY;INTERVAL=52", ["2026-01-13", "2026-03-06", "2026-04-27"], "other"),
+    ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20260127", ["2026-01-13", "2026-01-20", "2026-01-27"], "weekly"),
+    # The 13th and the 19th from the end are one day in 31-day months: listed once.
+    ("FREQ=MONTHLY;BYMONTHDAY=13,-19", ["2026-01-13", "2026-02-10", "2026-02-13"], "other"),
+]
+
+
+@pytest.mark.parametrize(("rule", "dates", "kind"), ODD_RULES)
+def test_odd_but_valid_rules_from_elsewhere_are_read_each_date_once(rule, dates, kind):
+    ride = SimpleNamespace(start="2026-01-13T09:30", tz=LONDON, rrule=rule)
+    found = rides.occurrences(ride, d("2026-01-01"), d("2026-12-31"))
+    assert [x.isoformat() for x in found[:3]] == dates
+    assert len(found) == len(set(found))
+    assert rides.repeat_of(ride)["kind"] == kind
+
+
+def test_a_date_only_until_is_described_as_that_day():
+    ride = SimpleNamespace(start="2026-01-13T09:30", tz=LONDON, rrule="FREQ=WEEKLY;UNTIL=20270101")
+    assert rides.repeat_of(ride) == {
+        "kind": "weekly",
+        "interval": 1,
+        "days": ["TU"],
+        "until": "2027-01-01",
+        "count": None,
+    }
+    assert rides.occurrences(ride, d("2026-12-20"), d("2027-02-01")) == [
+        d("2026-12-22"),
+        d("2026-12-29"),
+    ]
+
+
+def test_any_failure_of_dateutil_falls_back_to_the_first_journey(monkeypatch):
+    def broken(*args, **kwargs):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(ride_recurrence, "rrulestr", broken)
+    ride = SimpleNamespace(start="2026-01-13T09:30", tz=LONDON, rrule="FREQ=DAILY")
+    assert rides.occurrences(ride, d("2026-01-01"), d("2026-02-01")) == [d("2026-01-13")]
+    assert rides.is_occurrence(ride, d("2026-01-13"))
+
+
+@pytest.mark.parametrize(
+    "rule", ["FREQ=WEEKLY;BYDAY=XX", "FREQ=WEEKLY;INTERVAL=often", "FREQ=DAILY;INTERVAL=0"]
+)
+def test_a_rule_this_box_cannot_read_is_shown_without_detail(rule):
+    ride = SimpleNamespace(start="2026-01-13T09:30", tz=LONDON, rrule=rule)
+    assert rides.repeat_of(ride) == {"kind": "other", "rule": rule}
+    assert rides.occurrences(ride, d("2026-01-01"), d("2026-01-31")) == [d("2026-01-13")]
+
+
+def test_a_weekly_rule_with_odd_numbers_is_shown_without_detail():
+    ride = SimpleNamespace(start="2026-01-13T09:30", tz=LONDON, rrule="FREQ=WEEKLY;COUNT=0")
+    assert rides.repeat_of(ride) == {"kind": "other", "rule": "FREQ=WEEKLY;COUNT=0"}
+
+
+@pytest.mark.parametrize("rule", [r for r, _dates, _kind in ODD_RULES])
+def test_pages_of_a_neighbours_ride_with_an_odd_rule_still_work(box, alice, staff, rule):
+    ride = neighbour_ride(box, rider=alice.id, rrule=rule)
+    assert rides.ride_detail(box, alice, ride.id)["id"] == ride.id
+    assert rides.ride_detail(box, staff, ride.id)["level"] == "area"
+    assert [r["id"] for r in rides.my_rides(box, alice)] == [ride.id]

@@ -386,3 +386,84 @@ def test_rides_never_reach_a_public_page_export_or_api(world, name):
             assert word not in body, (path, word)
     status, _body = fetch(url + f"rides/{ids['wheelchair']}")
     assert status == 404
+
+
+# --- another centre's staff and coordinators ---------------------------------------------
+
+
+# Runs on box B: what B's staff and a coordinator of B see of A's wheelchair ride, through
+# the services and the pages they would open, and what they can do to it.
+OTHER_CENTRE = """
+from web import create_app
+from appliance.errors import Conflict, InvalidInput
+from appliance.services import coordinating, members
+cole = actor("Cole Coordinator")
+if "coordinator" not in cole.roles:
+    members.grant_role(BOX, ADMIN, cole.id, "coordinator")
+    cole = actor("Cole Coordinator")
+ride = Ride.get_by_id(RIDE)
+app = create_app(BOX, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+out = {}
+for name, who in (("staff", ADMIN), ("coordinator", cole)):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["token"] = accounts.start_session(BOX, who.id)
+    pages = {}
+    for path in ("/rides", "/rides/" + RIDE, "/coordinate", "/driving", "/staff/drivers"):
+        response = client.get(path)
+        pages[path] = [response.status_code, response.get_data(as_text=True)]
+    before = StoredRecord.select().count()
+    tries = []
+    for date in (None, TRIP):
+        try:
+            rides.cancel(BOX, who, RIDE, date, "not ours")
+            tries.append("allowed")
+        except (NotAllowed, NotFound, Conflict, InvalidInput) as exc:
+            tries.append(type(exc).__name__)
+    response = client.post("/rides/" + RIDE + "/cancel", data={"reason": "not ours"})
+    tries.append(response.status_code)
+    out[name] = {
+        "level": ride_access.level(BOX, who, ride),
+        "addresses": ride_access.addresses(BOX, who, ride),
+        "detail": rides.ride_detail(BOX, who, RIDE),
+        "unmet": coordinating.unmet(BOX, who, days=30),
+        "pages": pages,
+        "cancel": tries,
+        "written": StoredRecord.select().count() - before,
+        "cancelled": Ride.get_by_id(RIDE).cancelled,
+    }
+print(json.dumps(out, default=str))
+"""
+
+
+def test_another_centres_staff_and_coordinators_see_no_address_note_or_need(world):
+    ids = world["ids"]
+    code = f"RIDE, TRIP = {ids['wheelchair']!r}, {ids['first']!r}\n" + OTHER_CENTRE
+    # TRIP: a date the wheelchair ride has no journey on is refused too.
+    seen = on_box(world["boxes"]["B"][0], code)
+    # Runs last: Cole, made a coordinator on B here, must not change the earlier tests'
+    # comparison of the two boxes.
+    private = [*SECRET, "wheelchair-stays", "Wheelchair user, stays in the chair"]
+    for name in ("staff", "coordinator"):
+        them = seen[name]
+        assert them["level"] == "area", name
+        assert them["addresses"] is None, name
+        detail = them["detail"]
+        assert (detail["from_area"], detail["to_area"]) == ("Quarrybank", "Riverside")
+        assert not {"addresses", "needs", "rider", "notes"} & set(detail), name
+        assert not detail["can_cancel"], name
+        assert "Rita" not in json.dumps(detail), name
+        assert all(not j["can_cancel"] for j in detail["journeys"]), name
+        for path, (status, body) in them["pages"].items():
+            assert status in (200, 403, 404), (name, path, status)
+            for word in private:
+                assert word not in body, (name, path, word)
+            # The rider's name stays with her centre on every page (/coordinate too).
+            assert "Rita" not in body, (name, path)
+        assert them["pages"]["/rides/" + ids["wheelchair"]][0] == 200
+        for word in private:
+            assert word not in json.dumps(them["detail"]), (name, word)
+            assert word not in json.dumps(them["unmet"]), (name, word)
+        assert "Rita" not in json.dumps(them["unmet"]), name
+        assert them["cancel"] == ["NotAllowed", "NotAllowed", 403], name
+        assert (them["written"], them["cancelled"]) == (0, False), name

@@ -3,12 +3,16 @@ the desk), a ride's page at each viewer's level, and cancelling journeys."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from pagetools import (
     ADMIN,
+    START_MS,
     Browser,
     Page,
     actor,
@@ -19,6 +23,7 @@ from pagetools import (
 )
 
 from appliance.models import Ride
+from appliance.sealing import seal_for
 from appliance.services import members
 
 # The box's clock: Wednesday 2027-03-17 12:00 UTC (noon in London, GMT until 28 March).
@@ -352,3 +357,95 @@ def test_cancelling_twice_or_badly_shows_why(alice, bob, box):
     assert response.status_code == 409
     assert Page(response).one(role="alert").text() == "This ride is already cancelled."
     assert record_count(box) == before + 1
+
+
+# --- caching, another centre's rides, rules from elsewhere --------------------------------
+
+
+def recordmaker():
+    """Return tests/appliance/recordmaker.py (signed records of a made-up peer box), which
+    is on sys.path only when the appliance tests run in the same session."""
+    if "recordmaker" in sys.modules:
+        return sys.modules["recordmaker"]
+    path = Path(__file__).parents[1] / "appliance" / "recordmaker.py"
+    spec = importlib.util.spec_from_file_location("recordmaker", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["recordmaker"] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def neighbour_ride(box, rider: str, rrule: str | None = None) -> str:
+    """Ingest a ride asked for at a trusted neighbouring centre, sealed to this box too."""
+    maker = recordmaker()
+    east = maker.Origin("East Centre", start_ms=START_MS)
+    box.log.append("trust.granted", {"origin": east.origin, "name": "East Centre"})
+    private = {"from_address": "9 Elm Row", "to_address": "Oak Surgery", "notes": "Key safe 1234"}
+    body = maker.ride_body(rider, start="2027-03-23T09:30", rrule=rrule, needs=["hard-of-hearing"])
+    asked = east.make("ride.requested", body, author=rider)
+    sealed = east.make(
+        "ride.addresses", {"sealed": seal_for(box, private)}, subject=asked.id, author=rider
+    )
+    assert box.log.ingest([asked.line, sealed.line]).ok
+    return asked.id
+
+
+def test_ride_pages_are_never_cached(alice, bob, box):
+    ride_id = ask(alice)
+    for url in ("/rides", "/rides/new", f"/rides/{ride_id}"):
+        response = alice.client.get(url, headers=alice.headers)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "no-store", url
+    response = bob.client.get(f"/rides/{ride_id}", headers=bob.headers)
+    assert response.status_code == 404
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_form_says_who_sees_the_addresses(alice):
+    page = alice.get("/rides/new")
+    hints = (page.one("p", id="h-from_address").text(), page.one("p", id="h-notes").text())
+    for hint in hints:
+        assert "Only the driver who takes the journey and this centre's staff and" in hint
+
+
+def test_another_centres_ride_shows_its_staff_the_area_and_time_only(staff_client, box):
+    ride_id = neighbour_ride(box, "a" * 64)
+    page = staff_client.get(f"/rides/{ride_id}")
+    text = page.text()
+    assert page.one("h1").text() == "From Millbrook to City Hospital"
+    assert "This ride was asked for at another centre." in text
+    for secret in ("Elm Row", "Oak Surgery", "Key safe", "Hard of hearing", "Rider"):
+        assert secret not in text
+    assert page.find("form", action=f"/rides/{ride_id}/cancel") is None
+    before = record_count(box)
+    response = staff_client.post(f"/rides/{ride_id}/cancel", {}, via=f"/rides/{ride_id}")
+    assert response.status_code == 403
+    assert "Only the rider or the centre's staff can cancel a ride." in Page(response).text()
+    assert record_count(box) == before
+    assert f"/rides/{ride_id}" not in staff_client.get("/rides").text()
+
+
+ODD_RULES = [
+    # (rule from another centre, its first journeys the rider's page lists)
+    ("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3", ["Wed 31 Mar"]),
+    ("FREQ=DAILY;INTERVAL=52", ["Tue 23 Mar"]),
+    ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20280101", ["Tue 23 Mar", "Tue 30 Mar", "Tue 6 Apr"]),
+    ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20270330", ["Tue 23 Mar", "Tue 30 Mar"]),
+    # Ended before it began: no journeys, so not in the list, but its page still works.
+    ("FREQ=WEEKLY;BYDAY=TU;UNTIL=20270101", []),
+]
+
+
+@pytest.mark.parametrize(("rule", "dates"), ODD_RULES)
+def test_a_neighbours_ride_with_an_odd_rule_still_has_its_pages(
+    alice, staff_client, box, rule, dates
+):
+    ride_id = neighbour_ride(box, member_id("Alice"), rrule=rule)
+    card = alice.get("/rides").find("section", id=f"ride-{ride_id}")
+    assert (card is not None) == bool(dates)
+    page = alice.get(f"/rides/{ride_id}")
+    assert page.one("h1").text() == "From Millbrook to City Hospital"
+    assert "9 Elm Row" in page.text()
+    shown = [li.find("strong") for li in page.one("ul", class_="journeys").find_all("li")]
+    assert [s.text() for s in shown if s is not None][:3] == dates
+    assert "Elm Row" not in staff_client.get(f"/rides/{ride_id}").text()

@@ -131,9 +131,7 @@ def resolve(post_id):
 
 @bp.post("/posts/<post_id>/reopen")
 def reopen(post_id):
-    return act(
-        post_id, lambda: board.reopen(box(), actor(), post_id), _("The post is open again.")
-    )
+    return act(post_id, lambda: board.reopen(box(), actor(), post_id), _("The post is open again."))
 
 
 @bp.post("/posts/<post_id>/thank")

@@ -89,14 +89,8 @@ def journey_state(ride: Ride, date: str, rows: dict | None = None) -> tuple[str 
         row = Journey.get_or_none((Journey.ride == ride.id) & (Journey.date == date))
     else:
         row = rows.get((ride.id, date))
-    if row is not None:
-        return row.driver, row.state
-    holder = ride.series_driver if series_holds(ride, date) else None
-    if ride.cancelled:
-        return holder, "cancelled"
-    if holder:
-        return holder, "driver_found"
-    return None, "open"
+    state, driver = ride_access.state_of(ride, date, row)
+    return driver, state
 
 
 def series_holds(ride: Ride, date: str) -> bool:
@@ -105,7 +99,7 @@ def series_holds(ride: Ride, date: str) -> bool:
     A series take covers the journeys from the local date it was made on
     (Ride.series_since, appliance/fold_travel.py): the earlier ones stay as they were.
     """
-    return bool(ride.series_driver) and iso(date) >= (ride.series_since or "")
+    return ride_access.series_covers(ride, iso(date))
 
 
 def holds(ride: Ride, member_id: str) -> bool:

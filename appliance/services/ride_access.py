@@ -63,10 +63,28 @@ def can_cancel(box: Box, actor: Actor | None, ride: Ride) -> bool:
     return actor is not None and (actor.id == ride.rider or is_rides_centre(box, actor, ride))
 
 
-def series_covers(ride: Ride, date: datetime.date) -> bool:
+def series_covers(ride: Ride, date: datetime.date | str) -> bool:
     """Return True if the ride's series driver (if any) has this date: a series taken
     late covers the journeys from the day it was taken (`series_since`) on, not before."""
-    return bool(ride.series_driver) and date.isoformat() >= (ride.series_since or "")
+    day = date if isinstance(date, str) else date.isoformat()
+    return bool(ride.series_driver) and day >= (ride.series_since or "")
+
+
+def state_of(ride: Ride, date: datetime.date | str, row: Journey | None) -> tuple[str, str | None]:
+    """Return (state, driver) of one journey given its Journey row, if it has one.
+
+    A date with no records of its own belongs to the series: its driver (if any) has it,
+    or it is cancelled with the whole request, or it is open. The one copy of this rule
+    outside the fold: pages, the coordinator's list and the insight all read it here.
+    """
+    if row is not None:
+        return row.state, row.driver
+    driver = ride.series_driver if series_covers(ride, date) else None
+    if ride.cancelled:
+        return "cancelled", driver
+    if driver:
+        return "driver_found", driver
+    return "open", None
 
 
 def _now(box: Box, now_ms: int | None) -> int:
@@ -80,14 +98,7 @@ def journey_state(ride: Ride, date: datetime.date) -> tuple[str, str | None, Jou
     or it is cancelled with the whole request, or it is open.
     """
     row = Journey.get_or_none((Journey.ride == ride.id) & (Journey.date == date.isoformat()))
-    if row is not None:
-        return row.state, row.driver, row
-    driver = ride.series_driver if series_covers(ride, date) else None
-    if ride.cancelled:
-        return "cancelled", driver, None
-    if driver:
-        return "driver_found", driver, None
-    return "open", None, None
+    return (*state_of(ride, date, row), row)
 
 
 def _due_ms(ride: Ride, date: datetime.date) -> int:

@@ -43,7 +43,6 @@ from appliance.models import Journey, Ride
 from appliance.services import food_charts, ride_access, rides, travel_lists
 from appliance.services.accounts import Actor, require_member
 from appliance.services.coordinating import pounds
-from appliance.services.driving import series_holds
 from appliance.services.food_balance import PLAIN, Words
 from appliance.services.food_trends import MIN_COUNT, WEEKDAYS, figure
 from appliance.services.food_trends import weeks as iso_weeks
@@ -88,19 +87,6 @@ def _now(box: Box, now_ms: int | None) -> int:
 
 
 # --- the journeys of the window ------------------------------------------------------------
-
-
-def _state(ride: Ride, date: str, row: Journey | None) -> tuple[str, str | None]:
-    """Return (state, driver) of a journey, as ride_access.journey_state decides it."""
-    if row is not None:
-        return row.state, row.driver
-    # A series taken late covers only the journeys from its take on (Ride.series_since).
-    holder = ride.series_driver if series_holds(ride, date) else None
-    if ride.cancelled:
-        return "cancelled", holder
-    if holder:
-        return "driver_found", holder
-    return "open", None
 
 
 def _outcome(state: str) -> str | None:
@@ -152,7 +138,7 @@ def journeys(box: Box, weeks: int = WEEKS, now_ms: int | None = None) -> tuple[l
             if not 0 <= week < len(buckets):
                 continue
             row = rows.get((ride.id, date.isoformat()))
-            state, driver = _state(ride, date.isoformat(), row)
+            state, driver = ride_access.state_of(ride, date, row)
             outcome = _outcome(state)
             if outcome is None:
                 continue

@@ -44,7 +44,15 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# Let running CSS animations (the kiosk's fade-in) end first: mid-fade, text is a blend
+# of its colour and the background, and axe would measure that blend.
+SETTLE = """() => Promise.all(
+    document.getAnimations().map(a => a.finished.catch(() => null))
+).then(() => true)"""
+
+
 def assert_accessible(page, axe_js, what: str):
+    page.evaluate(SETTLE)
     violations = scan(page, axe_js)
     if violations:
         print(f"\naxe on {what} ({page.url}):\n{describe(violations)}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from appliance.errors import InvalidInput, NotSignedIn, ServiceError
+from appliance.errors import Conflict, InvalidInput, NotAllowed, NotSignedIn, ServiceError
 
 
 def wants_json() -> bool:
@@ -86,3 +86,19 @@ def init_app(app) -> None:
         if wants_json():
             return jsonify({"error": message}), exc.code
         return render_template("error.html", message=message, status=exc.code), exc.code
+
+
+def act_on_page(page, action, done, target):
+    """Run a staff form's service action: a refusal re-renders `page` with the errors
+    (400) or the problem, success flashes `done` and redirects to `target`.
+
+    `done` and `target` may be functions of what the action returned (a new id).
+    """
+    try:
+        result = action()
+    except InvalidInput as exc:
+        return page(errors=exc.fields, status=400)
+    except (Conflict, NotAllowed) as exc:
+        return page(problem=message_of(exc), status=exc.status)
+    flash(done(result) if callable(done) else done)
+    return redirect(target(result) if callable(target) else target)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_babel import gettext as _
 
-from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.fold_food import item_match_key
 from appliance.services import catalogue, members, orgs
 from appliance.services.board_queries import other_centres
 from web.context import actor, box
-from web.errors import message_of
+from web.errors import act_on_page
 
 bp = Blueprint("food_staff", __name__, url_prefix="/staff")
 
@@ -36,21 +35,6 @@ def _from_centres(rows: list) -> list[tuple]:
 
 def _form(fields: tuple[str, ...]) -> dict:
     return {f: request.form.get(f, "") for f in fields}
-
-
-def _act(page, action, done, target):
-    """Run a service action: errors re-render the page, success flashes and redirects.
-
-    `done` and `target` may be functions of what the action returned (a new id).
-    """
-    try:
-        result = action()
-    except InvalidInput as exc:
-        return page(errors=exc.fields, status=400)
-    except (Conflict, NotAllowed) as exc:
-        return page(problem=message_of(exc), status=exc.status)
-    flash(done(result) if callable(done) else done)
-    return redirect(target(result) if callable(target) else target)
 
 
 def _as_problem(page):
@@ -114,7 +98,7 @@ def orgs_page():
 
 @bp.post("/orgs")
 def add_org():
-    return _act(
+    return act_on_page(
         _orgs_page,
         lambda: orgs.create_org(box(), actor(), _form(ORG_FIELDS)),
         _("Organisation added. Now add the people who run it."),
@@ -129,7 +113,7 @@ def org_page(org_id):
 
 @bp.post("/orgs/<org_id>")
 def change_org(org_id):
-    return _act(
+    return act_on_page(
         lambda **kw: _org_page(org_id, **kw),
         lambda: orgs.change_org(
             box(), actor(), org_id, _form(ORG_FIELDS), active=orgs.get_org(org_id).active
@@ -144,7 +128,7 @@ def set_org_active(org_id):
     active = request.form.get("active") == "1"
     org = orgs.get_org(org_id)
     details = {f: getattr(org, f) for f in ORG_FIELDS}
-    return _act(
+    return act_on_page(
         _as_problem(lambda **kw: _org_page(org_id, **kw)),
         lambda: orgs.change_org(box(), actor(), org_id, details, active=active),
         _("%(org)s is active again.", org=org.name)
@@ -158,7 +142,7 @@ def set_org_active(org_id):
 def set_person(org_id):
     role = request.form.get("role", "")
     q = request.form.get("q")
-    return _act(
+    return act_on_page(
         _as_problem(lambda **kw: _org_page(org_id, **kw)),
         lambda: orgs.set_org_role(box(), actor(), org_id, request.form.get("member", ""), role),
         {"organiser": _("Made an organiser."), "member": _("Made a member.")}.get(
@@ -170,7 +154,7 @@ def set_person(org_id):
 
 @bp.post("/orgs/<org_id>/people/<member_id>/remove")
 def remove_person(org_id, member_id):
-    return _act(
+    return act_on_page(
         _as_problem(lambda **kw: _org_page(org_id, **kw)),
         lambda: orgs.set_org_role(box(), actor(), org_id, member_id, None),
         _("Removed from the organisation."),
@@ -219,7 +203,7 @@ def catalogue_page():
 
 @bp.post("/catalogue")
 def add_item():
-    return _act(
+    return act_on_page(
         _catalogue_page,
         lambda: catalogue.add_item(box(), actor(), _form(ITEM_FIELDS)),
         _("Added to the catalogue."),
@@ -229,7 +213,7 @@ def add_item():
 
 @bp.post("/catalogue/starter")
 def add_starter_items():
-    return _act(
+    return act_on_page(
         _catalogue_page,
         lambda: catalogue.add_starter_items(box(), actor()),
         lambda added: (
@@ -243,7 +227,7 @@ def add_starter_items():
 
 @bp.post("/catalogue/<item_id>")
 def change_item(item_id):
-    return _act(
+    return act_on_page(
         lambda **kw: _catalogue_page(editing=item_id, **kw),
         lambda: catalogue.change_item(
             box(), actor(), item_id, _form(ITEM_FIELDS), active=catalogue.get_item(item_id).active
@@ -257,7 +241,7 @@ def change_item(item_id):
 def set_item_active(item_id):
     active = request.form.get("active") == "1"
     item = catalogue.get_item(item_id)
-    return _act(
+    return act_on_page(
         _as_problem(_catalogue_page),
         lambda: catalogue.change_item(
             box(), actor(), item_id, {f: getattr(item, f) for f in ITEM_FIELDS}, active=active

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import gettext as _
 
-from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.services import centre, health, members
 from web.context import actor, box
-from web.errors import message_of
+from web.errors import act_on_page
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -41,14 +40,7 @@ def _centre_page(errors=None, problem=None, status=200):
 
 
 def _act(page, action, done: str, endpoint: str):
-    try:
-        action()
-    except InvalidInput as exc:
-        return page(errors=exc.fields, status=400)
-    except (Conflict, NotAllowed) as exc:
-        return page(problem=message_of(exc), status=exc.status)
-    flash(done)
-    return redirect(url_for(endpoint))
+    return act_on_page(page, action, done, url_for(endpoint))
 
 
 @bp.get("/members")

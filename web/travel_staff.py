@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import format_date, gettext
 from flask_babel import gettext as _
 
-from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.kinds import VEHICLE_FEATURES
 from appliance.services import drivers, members, travel_lists
 from web.context import actor, box
-from web.errors import message_of
+from web.errors import act_on_page
 
 bp = Blueprint("travel_staff", __name__)
 
@@ -30,18 +29,6 @@ def long_day(iso: str | None) -> str:
     if not iso:
         return ""
     return format_date(datetime.date.fromisoformat(iso), "d MMMM y")
-
-
-def _act(page, action, done, target):
-    """Run a service action: errors re-render the page, success flashes and redirects."""
-    try:
-        action()
-    except InvalidInput as exc:
-        return page(errors=exc.fields, status=400)
-    except (Conflict, NotAllowed) as exc:
-        return page(problem=message_of(exc), status=exc.status)
-    flash(done)
-    return redirect(target)
 
 
 # --- drivers ---------------------------------------------------------------------------
@@ -108,7 +95,7 @@ def _dates_in(form) -> dict[str, tuple[str, str]]:
 @bp.post("/staff/drivers/<member_id>")
 def vouch(member_id):
     vehicle = {f: request.form.get(f) for f in ("seats", *VEHICLE_FEATURES)}
-    return _act(
+    return act_on_page(
         lambda **kw: _driver_page(member_id, **kw),
         lambda: drivers.vouch(box(), actor(), member_id, _dates_in(request.form), vehicle),
         _("Checks recorded: this driver can see and take rides their vehicle can serve."),
@@ -118,7 +105,7 @@ def vouch(member_id):
 
 @bp.post("/staff/drivers/<member_id>/withdraw")
 def withdraw(member_id):
-    return _act(
+    return act_on_page(
         lambda **kw: _driver_page(member_id, **kw),
         lambda: drivers.withdraw(box(), actor(), member_id, request.form.get("reason", "")),
         _("Authorisation withdrawn: this centre no longer vouches for this driver."),
@@ -180,7 +167,7 @@ def _set(which: str):
         done = _("Back on the list.") if data["active"] == "1" else _("Retired.")
     else:
         done = _("Saved.") if slug else _("Added to the list.")
-    return _act(
+    return act_on_page(
         lambda **kw: _lists_page(which, **kw),
         lambda: service(box(), actor(), data),
         done,

@@ -143,8 +143,54 @@ def _step_5(db: SqliteDatabase) -> None:
     _refold_kinds(db, TRAVEL_KINDS)
 
 
+GOVERNANCE_KINDS = [
+    "flag.raised",
+    "flags.cleared",
+    "appeal.made",
+    "appeal.decided",
+    "hide.reviewed",
+    "post.stale_check",
+    "post.still_needed",
+    "post.staled",
+    "post.revived",
+    "conduct.published",
+    "rule.set",
+    "moderation.policy.set",
+    "conduct.accepted",
+    "vouch.reviewed",
+    "member.erased",
+    "proposal.made",
+    "vote.cast",
+    "proposal.decided",
+]
+
+
+def _step_6(db: SqliteDatabase) -> None:
+    from appliance import models
+
+    # Governance and privacy: codes of conduct, rules and votes, flags, the moderation
+    # log, appeals, the "still needed?" sweep, vouch reviews and erasures.
+    db.create_tables(models.GOVERNANCE)
+    _add_columns(
+        db,
+        "post",
+        {
+            "fresh_ms": "INTEGER",
+            "asked_ms": "INTEGER",
+            "stale": "INTEGER NOT NULL DEFAULT 0",
+        },
+    )
+    _add_columns(
+        db,
+        "member",
+        {"conduct_version": "INTEGER NOT NULL DEFAULT 0", "erased": "INTEGER NOT NULL DEFAULT 0"},
+    )
+    # Posts fold hides into the moderation log now: refold every post that has one.
+    _refold_kinds(db, [*GOVERNANCE_KINDS, "post.hidden", "post.unhidden", "comment.hidden"])
+
+
 # Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.
-STEPS = [_step_1, _step_2, _step_3, _step_4, _step_5]
+STEPS = [_step_1, _step_2, _step_3, _step_4, _step_5, _step_6]
 
 
 class NewerSchemaError(Exception):

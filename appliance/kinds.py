@@ -62,6 +62,27 @@ TIME_IS = ("pickup", "appointment")
 # What a vehicle offers; an access need may require one of them.
 VEHICLE_FEATURES = ("wheelchair", "folded_chair", "dogs")
 
+# Governance and moderation.
+CONDUCT_MAX = 20_000
+VERSION_MAX = 10_000
+RULE_VALUE_MAX = 100_000
+ENTITIES_MAX = 800  # entities one erasure removes beside the member (fits a 64 KiB record)
+# The community rules members may change by vote, and their values before any vote.
+RULES = {
+    "flags_to_hide": 3,  # flags from different members that hide a post pending review
+    "stale_days": 30,  # days a post stays open before its poster is asked "still needed?"
+    "stale_answer_days": 7,  # days the poster has to answer before the post is marked stale
+    "vote_days": 7,  # days a proposal stays open for votes
+    "votes_to_adopt": 3,  # agree votes a change needs (with no objection) to be adopted
+}
+FLAG_REASONS = ("spam", "offensive", "personal_info", "off_topic", "other")
+# Why something was hidden: a flag reason, the code of conduct, or a peer's decision.
+HIDE_RULES = (*FLAG_REASONS, "conduct", "flags")
+VOTE_CHOICES = ("agree", "abstain", "object")
+PROPOSAL_CHANGES = ("conduct", "rule")
+MODERATION_MODES = ("honour", "review", "ignore")
+ERASE_MODES = ("keep", "remove")
+
 POST_TYPES = ("need", "offer", "should")
 HELP_MODES = ("can_help", "on_it")
 
@@ -262,6 +283,17 @@ def _sealed(value):
     return None
 
 
+def _ids(max_len: int):
+    def check(value):
+        if not isinstance(value, list) or len(value) > max_len:
+            return f"must be a list of at most {max_len} record ids"
+        if len(set(value)) != len(value) or any(_record_id(v) for v in value):
+            return "must hold distinct record ids"
+        return None
+
+    return check
+
+
 def _iso_date(value):
     try:
         parse_day(value)
@@ -281,7 +313,7 @@ def _public_key(value):
 class Kind:
     """A record kind: which entity type it creates or feeds, and its body fields."""
 
-    entity: str  # centre | member | post | trust | org | item | shift | ride
+    entity: str  # centre | member | post | trust | org | item | shift | ride | proposal
     creates: bool = False
     body: dict = field(default_factory=dict)
     # Body fields a record may leave out. Added fields are optional, so records written
@@ -326,13 +358,54 @@ KINDS: dict[str, Kind] = {
     ),
     "post.resolved": Kind("post", body={"note": _text(NOTE_MAX, empty=True)}),
     "post.reopened": Kind("post"),
-    "post.hidden": Kind("post", body={"reason": _text(REASON_MAX)}),
+    # A hide names the rule it applied (optional: hides before rules existed have none).
+    "post.hidden": Kind(
+        "post",
+        body={"reason": _text(REASON_MAX), "rule": _choice(*HIDE_RULES)},
+        optional=frozenset({"rule"}),
+    ),
     "post.unhidden": Kind("post", body={"reason": _text(REASON_MAX, empty=True)}),
     "comment.added": Kind("post", body={"text": _text(COMMENT_MAX)}),
-    "comment.hidden": Kind("post", body={"comment": _record_id, "reason": _text(REASON_MAX)}),
+    "comment.hidden": Kind(
+        "post",
+        body={"comment": _record_id, "reason": _text(REASON_MAX), "rule": _choice(*HIDE_RULES)},
+        optional=frozenset({"rule"}),
+    ),
     "comment.unhidden": Kind(
         "post", body={"comment": _record_id, "reason": _text(REASON_MAX, empty=True)}
     ),
+    # Moderation a community can see (all local but the hides above: who flagged whom
+    # and an author's appeal stay on the box where they were made).
+    "flag.raised": Kind(
+        "post",
+        body={
+            "comment": _optional(_record_id),
+            "reason": _choice(*FLAG_REASONS),
+            "note": _text(REASON_MAX, empty=True),
+        },
+    ),
+    "flags.cleared": Kind(
+        "post", body={"comment": _optional(_record_id), "reason": _text(REASON_MAX, empty=True)}
+    ),
+    "appeal.made": Kind("post", body={"comment": _optional(_record_id), "text": _text(NOTE_MAX)}),
+    "appeal.decided": Kind(
+        "post",
+        body={
+            "appeal": _record_id,
+            "outcome": _choice("upheld", "overturned"),
+            "reason": _text(REASON_MAX),
+        },
+    ),
+    # Staff's answer to a peer's hide when the centre reviews that peer's moderation.
+    "hide.reviewed": Kind(
+        "post", body={"hide": _record_id, "decision": _choice("accept", "dismiss")}
+    ),
+    # The "still needed?" sweep: the box asks, the poster answers, the box marks it stale,
+    # anyone revives it.
+    "post.stale_check": Kind("post"),
+    "post.still_needed": Kind("post"),
+    "post.staled": Kind("post"),
+    "post.revived": Kind("post"),
     "help.offered": Kind("post", body={"mode": _choice(*HELP_MODES)}),
     "help.withdrawn": Kind("post"),
     "thanks.given": Kind("post", body={"helper": _record_id, "message": _text(NOTE_MAX)}),
@@ -455,6 +528,65 @@ KINDS: dict[str, Kind] = {
             "provider_name": _text(ORG_NAME_MAX),
             "cost": _int_range(0, COST_MAX),
             "reference": _text(REFERENCE_MAX, empty=True),
+        },
+    ),
+    # The centre's code of conduct (versions) and its community rules (only ever set by an
+    # adopted proposal), and how this centre treats each peer's moderation.
+    "conduct.published": Kind(
+        "centre",
+        body={
+            "version": _int_range(1, VERSION_MAX),
+            "text": _text(CONDUCT_MAX),
+            "note": _text(NOTE_MAX, empty=True),
+        },
+    ),
+    "rule.set": Kind(
+        "centre",
+        body={
+            "name": _choice(*RULES),
+            "value": _int_range(0, RULE_VALUE_MAX),
+            "proposal": _optional(_record_id),
+        },
+    ),
+    "moderation.policy.set": Kind(
+        "centre", body={"origin": _public_key, "mode": _choice(*MODERATION_MODES)}
+    ),
+    "conduct.accepted": Kind("member", body={"version": _int_range(1, VERSION_MAX)}),
+    # Another centre's verification of a member, accepted here or not by this centre's staff.
+    "vouch.reviewed": Kind("member", body={"origin": _public_key, "accepted": _bool}),
+    # A member's account erased: their personal records are redacted on every box
+    # (sync/PROTOCOL.md, "Erasure"). `entities` are removed whole (their rides; with mode
+    # remove also their posts).
+    "member.erased": Kind(
+        "member", body={"mode": _choice(*ERASE_MODES), "entities": _ids(ENTITIES_MAX)}
+    ),
+    # A proposed change to the code of conduct or a rule, members' consent votes, and
+    # the outcome the box records once voting closes.
+    "proposal.made": Kind(
+        "proposal",
+        creates=True,
+        body={
+            "title": _text(TITLE_MAX),
+            "reason": _text(DETAILS_MAX, empty=True),
+            "change": _choice(*PROPOSAL_CHANGES),
+            "rule": _choice(*RULES),
+            "value": _int_range(0, RULE_VALUE_MAX),
+            "text": _text(CONDUCT_MAX),
+            "closes": _count,
+        },
+        optional=frozenset({"rule", "value", "text"}),
+    ),
+    "vote.cast": Kind(
+        "proposal",
+        body={"choice": _choice(*VOTE_CHOICES), "reason": _text(REASON_MAX, empty=True)},
+    ),
+    "proposal.decided": Kind(
+        "proposal",
+        body={
+            "outcome": _choice("adopted", "rejected"),
+            "agree": _count,
+            "abstain": _count,
+            "object": _count,
         },
     ),
     "trust.granted": Kind(

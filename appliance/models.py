@@ -104,6 +104,10 @@ class Member(BaseModel):
     joined_ms = IntegerField()
     verified = BooleanField(default=False)
     verified_by = CharField(null=True)
+    # Governance (schema step 6): the latest code of conduct version the member accepted
+    # here (0: none), and whether their account was erased (their name is then gone).
+    conduct_version = IntegerField(default=0)
+    erased = BooleanField(default=False)
 
 
 class Role(BaseModel):
@@ -146,6 +150,12 @@ class Post(BaseModel):
     org = CharField(null=True, index=True)
     use_by = CharField(null=True)
     covered = BooleanField(default=False)
+    # The "still needed?" sweep (schema step 6): when the post was last known to be
+    # wanted (posted, answered "still needed", revived), when its poster was asked
+    # (null: not asked), and whether it went unanswered and left the main board.
+    fresh_ms = IntegerField(null=True)
+    asked_ms = IntegerField(null=True)
+    stale = BooleanField(default=False)
 
     class Meta:
         indexes = ((("created_ms",), False),)
@@ -408,6 +418,162 @@ class Journey(BaseModel):
         indexes = ((("ride", "date"), True),)
 
 
+# --- governance and moderation (schema step 6) ---------------------------------------
+
+
+class Conduct(BaseModel):
+    """One published version of a centre's code of conduct (Markdown)."""
+
+    origin = CharField()
+    version = IntegerField()
+    text = TextField()
+    note = TextField()
+    published_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("origin", "version"), True),)
+
+
+class CentreRule(BaseModel):
+    """A community rule's value at a centre, as set by an adopted proposal."""
+
+    origin = CharField()
+    name = CharField()
+    value = IntegerField()
+    proposal = CharField(null=True)
+    set_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("origin", "name"), True),)
+
+
+class PeerPolicy(BaseModel):
+    """How a centre (origin) treats another centre's (peer's) hides: honour|review|ignore."""
+
+    origin = CharField()
+    peer = CharField()
+    mode = CharField()
+
+    class Meta:
+        indexes = ((("origin", "peer"), True),)
+
+
+class Flag(BaseModel):
+    """A member's flag on a post (comment null) or one of its comments.
+
+    `counts` is false once the flag is answered: staff cleared the flags or restored
+    the post or comment after it; only counting flags move a post to review.
+    """
+
+    id = CharField(primary_key=True)
+    post = CharField(index=True)
+    comment = CharField(null=True)
+    member = CharField(index=True)
+    reason = CharField()
+    note = TextField()
+    created_ms = IntegerField()
+    counts = BooleanField(default=True)
+
+
+class ModerationEvent(BaseModel):
+    """A hide or restore of a post or comment: the public moderation log's rows.
+
+    No names: `by_box` says the box hid it by itself (the flags threshold); otherwise a
+    staff member of `origin` did. `honoured` says whether it counts at this box (a peer
+    whose moderation this centre reviews or ignores); `review` is this centre's answer
+    to a reviewed peer's hide (pending | accept | dismiss, null if not reviewed).
+    """
+
+    id = CharField(primary_key=True)  # the hide or unhide record
+    post = CharField(index=True)
+    comment = CharField(null=True)
+    action = CharField()  # hidden | restored
+    rule = CharField(null=True)
+    reason = TextField()
+    origin = CharField()
+    by_box = BooleanField(default=False)
+    at_ms = IntegerField(index=True)
+    honoured = BooleanField(default=True)
+    review = CharField(null=True)
+
+
+class Appeal(BaseModel):
+    """An author's one appeal against a hide of their post or comment, and its answer."""
+
+    id = CharField(primary_key=True)
+    post = CharField(index=True)
+    comment = CharField(null=True)
+    member = CharField(index=True)
+    text = TextField()
+    created_ms = IntegerField()
+    outcome = CharField(null=True)  # upheld | overturned, null while waiting
+    answer = TextField(null=True)
+    decided_ms = IntegerField(null=True)
+
+
+class Proposal(BaseModel):
+    """A proposed change to the code of conduct or a community rule, and its outcome."""
+
+    id = CharField(primary_key=True)
+    origin = CharField()
+    author = CharField(null=True)
+    title = CharField()
+    reason = TextField()
+    change = CharField()  # conduct | rule
+    rule = CharField(null=True)
+    value = IntegerField(null=True)
+    text = TextField(null=True)
+    created_ms = IntegerField()
+    closes_ms = IntegerField(index=True)
+    outcome = CharField(null=True)  # adopted | rejected, null while open
+    decided_ms = IntegerField(null=True)
+    agree = IntegerField(default=0)
+    abstain = IntegerField(default=0)
+    object = IntegerField(default=0)
+
+
+class Vote(BaseModel):
+    """A member's consent vote on a proposal (their first one counts)."""
+
+    id = CharField(primary_key=True)
+    proposal = CharField(index=True)
+    member = CharField()
+    choice = CharField()  # agree | abstain | object
+    reason = TextField()
+    created_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("proposal", "member"), True),)
+
+
+class VouchReview(BaseModel):
+    """This centre's staff accepting (or not) another centre's verification of a member."""
+
+    member = CharField()
+    origin = CharField()  # the centre that verified the member
+    accepted = BooleanField()
+    reviewer = CharField(null=True)
+    reviewed_ms = IntegerField()
+
+    class Meta:
+        indexes = ((("member", "origin"), True),)
+
+
+class Erasure(BaseModel):
+    """A member's erasure this box honours: what of theirs every box redacts.
+
+    Written by appliance/erasure.py from valid member.erased records (not by a fold):
+    the log reads it to redact what arrives later, and to accept redacted stubs.
+    """
+
+    member = CharField(primary_key=True)
+    id = CharField(unique=True)  # the member.erased record
+    origin = CharField()
+    mode = CharField()  # keep | remove
+    entities = TextField()  # JSON list of entity ids removed whole
+    at_ms = IntegerField()
+
+
 # --- local only: never records, never exported or synced -----------------------------
 
 
@@ -483,6 +649,18 @@ class PeerCursor(BaseModel):
 
 FOOD = [Org, OrgRole, Item, PostLine, Pledge, Shift, ShiftVolunteer]  # schema step 4
 TRAVEL = [AccessNeed, DriverCheck, Provider, Driver, Ride, Journey]  # schema step 5
+GOVERNANCE = [
+    Conduct,
+    CentreRule,
+    PeerPolicy,
+    Flag,
+    ModerationEvent,
+    Appeal,
+    Proposal,
+    Vote,
+    VouchReview,
+    Erasure,
+]  # schema step 6
 PROJECTIONS = [
     Centre,
     Category,
@@ -496,6 +674,7 @@ PROJECTIONS = [
     TrustedOrigin,
     *FOOD,
     *TRAVEL,
+    *GOVERNANCE,
 ]
 LOCAL = [Account, LoginSession, MemberPrivate]
 SYNC = [Peer, PeerCursor]  # added by schema step 2

@@ -26,6 +26,7 @@ from appliance.fold_food import (
     write_post_food,
     write_shifts,
 )
+from appliance.fold_moderation import Moderated, fold_moderation, load_policies, write_moderation
 from appliance.fold_travel import DRIVER_COLUMNS, fold_drivers, write_rides
 from appliance.foldsql import chunks, delete_where_in, executemany, insert_sql, marks
 from appliance.kinds import KINDS
@@ -65,11 +66,45 @@ POST_COLUMNS = (
     "org",
     "use_by",
     "covered",
+    "fresh_ms",
+    "asked_ms",
+    "stale",
 )
 COMMENT_COLUMNS = ("id", "post", "author", "text", "created_ms", "hidden", "hidden_reason")
 HELPER_COLUMNS = ("post", "member", "mode", "since_ms")
 THANKS_COLUMNS = ("id", "post", "giver", "helper", "message", "created_ms")
-MEMBER_COLUMNS = ("id", "origin", "name", "joined_ms", "verified", "verified_by")
+MEMBER_COLUMNS = (
+    "id",
+    "origin",
+    "name",
+    "joined_ms",
+    "verified",
+    "verified_by",
+    "conduct_version",
+    "erased",
+)
+VOUCH_REVIEW_COLUMNS = ("member", "origin", "accepted", "reviewer", "reviewed_ms")
+PROPOSAL_COLUMNS = (
+    "id",
+    "origin",
+    "author",
+    "title",
+    "reason",
+    "change",
+    "rule",
+    "value",
+    "text",
+    "created_ms",
+    "closes_ms",
+    "outcome",
+    "decided_ms",
+    "agree",
+    "abstain",
+    "object",
+)
+VOTE_COLUMNS = ("id", "proposal", "member", "choice", "reason", "created_ms")
+# What an erased member is called where their name was (their records are redacted).
+ERASED_NAME = "A former member"
 ROLE_COLUMNS = ("member", "role", "origin", "expires_ms", "granted_by")
 TRUST_COLUMNS = ("id", "truster", "origin", "name", "last_seq")
 
@@ -84,6 +119,11 @@ _INSERT_HELPER = insert_sql("helper", HELPER_COLUMNS)
 _INSERT_THANKS = insert_sql("thanks", THANKS_COLUMNS)
 _REPLACE_MEMBER = insert_sql("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
 _INSERT_ROLE = insert_sql("role", ROLE_COLUMNS)
+_INSERT_CONDUCT = insert_sql(
+    "conduct", ("origin", "version", "text", "note", "published_ms")
+)
+_INSERT_RULE = insert_sql("centre_rule", ("origin", "name", "value", "proposal", "set_ms"))
+_INSERT_POLICY = insert_sql("peer_policy", ("origin", "peer", "mode"))
 _REPLACE_TRUST = insert_sql("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
 
 
@@ -134,15 +174,63 @@ def refold_many(aggregates: Iterable[str], known: dict[str, Record] | None = Non
     `known` may hold records already parsed (by id), to save parsing them again.
     """
     folds: dict[str, list[tuple[Record, list[Record]]]] = {}
+    gone: dict[str, list[str]] = {}
     for aggregate, records in load_aggregates(aggregates, known).items():
         root = next((r for r in records if r.id == aggregate), None)
         kind = KINDS.get(root.fields["kind"]) if root is not None else None
         if kind is None or not kind.creates:
             continue  # the creating record has not arrived yet; refolded when it does
-        rest = [r for r in records if r is not root and r.fields["kind"] in KINDS]
+        if "body" not in root.fields and kind.entity != "member":
+            # Redacted by an erasure: the entity goes (a member stays, as a former member).
+            gone.setdefault(kind.entity, []).append(aggregate)
+            continue
+        # Redacted stubs (no body) are left out, as if they had never arrived.
+        rest = [
+            r
+            for r in records
+            if r is not root and r.fields["kind"] in KINDS and "body" in r.fields
+        ]
         folds.setdefault(kind.entity, []).append((root, rest))
+    for entity, ids in gone.items():
+        forget(entity, ids)
     for entity, entities in folds.items():
         WRITERS[entity](entities)
+
+
+# The rows each kind of entity has, by (table, column naming the entity).
+ENTITY_TABLES = {
+    "post": [
+        ("post", "id"),
+        ("comment", "post"),
+        ("helper", "post"),
+        ("thanks", "post"),
+        ("post_line", "post"),
+        ("pledge", "post"),
+        ("flag", "post"),
+        ("moderation_event", "post"),
+        ("appeal", "post"),
+    ],
+    "org": [("org", "id"), ("org_role", "org")],
+    "item": [("catalogue_item", "id")],
+    "shift": [("shift", "id"), ("shift_volunteer", "shift")],
+    "ride": [("ride", "id"), ("journey", "ride")],
+    "proposal": [("proposal", "id"), ("vote", "proposal")],
+    "trust": [("trusted_origin", "id")],
+    "centre": [],
+}
+
+
+def forget(entity: str, ids: list[str]) -> None:
+    """Delete every projected row of entities whose creating record was redacted."""
+    if entity == "post":
+        for chunk in chunks(ids):
+            database.execute_sql(
+                "DELETE FROM post_fts WHERE rowid IN "
+                f"(SELECT rowid FROM post WHERE id IN ({marks(chunk)}))",
+                chunk,
+            )
+    for table, column in ENTITY_TABLES[entity]:
+        delete_where_in(table, column, ids)
 
 
 # --- centres -------------------------------------------------------------------------------
@@ -170,6 +258,9 @@ def _fold_centre(root: Record, rest: list[Record]) -> None:
     categories: dict[str, dict] = {}
     places: dict[str, bool] = {}
     lists: dict[str, dict[str, dict]] = {kind: {} for kind in CENTRE_LISTS}
+    conduct: dict[int, tuple] = {}
+    rules: dict[str, tuple] = {}
+    policies: dict[str, str] = {}
     for r in own:
         if r.kind == "category.set":
             categories[r.body["slug"]] = r.body
@@ -177,6 +268,15 @@ def _fold_centre(root: Record, rest: list[Record]) -> None:
             places[r.body["name"]] = r.body["active"]
         elif r.kind in lists:
             lists[r.kind][r.body["slug"]] = r.body
+        elif r.kind == "conduct.published":
+            b = r.body
+            conduct[b["version"]] = (root.origin, b["version"], b["text"], b["note"], r.hlc[0])
+        elif r.kind == "rule.set":
+            b = r.body
+            rules[b["name"]] = (root.origin, b["name"], b["value"], b["proposal"], r.hlc[0])
+        elif r.kind == "moderation.policy.set":
+            policies[r.body["origin"]] = r.body["mode"]
+    _write_centre_governance(root.origin, conduct, rules, policies)
     for kind, model in CENTRE_LISTS.items():
         model.delete().where(model.origin == root.origin).execute()
         if lists[kind]:
@@ -200,6 +300,16 @@ def _fold_centre(root: Record, rest: list[Record]) -> None:
         ).execute()
 
 
+def _write_centre_governance(
+    origin: str, conduct: dict[int, tuple], rules: dict[str, tuple], policies: dict[str, str]
+) -> None:
+    for table in ("conduct", "centre_rule", "peer_policy"):
+        database.execute_sql(f'DELETE FROM "{table}" WHERE origin = ?', (origin,))
+    executemany(_INSERT_CONDUCT, list(conduct.values()))
+    executemany(_INSERT_RULE, list(rules.values()))
+    executemany(_INSERT_POLICY, [(origin, peer, mode) for peer, mode in policies.items()])
+
+
 # A centre's other lists, keyed by slug, last wins, only from the centre's own origin.
 CENTRE_LISTS = {
     "access_need.set": AccessNeed,
@@ -210,10 +320,17 @@ CENTRE_LISTS = {
 # --- members -------------------------------------------------------------------------------
 
 
-def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
-    """Return a member's row and role rows (their driver vouches fold separately)."""
+def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple], list[tuple]]:
+    """Return a member's row, role rows and vouch review rows (driver vouches fold
+    separately)."""
+    if "body" not in root.fields:
+        # Erased: the joining record is a redacted stub, and so is everything about them.
+        row = (root.id, root.origin, ERASED_NAME, root.hlc[0], False, None, 0, True)
+        return row, [], []
     verified, verified_by = False, None
     roles: dict[tuple[str, str], tuple] = {}
+    reviews: dict[str, tuple] = {}
+    conduct_version = 0
     for r in rest:
         if r.kind == "member.verified":
             verified, verified_by = True, r.author
@@ -223,40 +340,108 @@ def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
             roles[(r.body["role"], r.origin)] = (r.body["expires"], r.author)
         elif r.kind == "role.revoked":
             roles.pop((r.body["role"], r.origin), None)
-    row = (root.id, root.origin, root.body["name"], root.hlc[0], verified, verified_by)
-    return row, [(root.id, role, origin, *grant) for (role, origin), grant in roles.items()]
+        elif r.kind == "conduct.accepted" and r.author == root.id:
+            conduct_version = max(conduct_version, r.body["version"])
+        elif r.kind == "vouch.reviewed":
+            b = r.body
+            reviews[b["origin"]] = (root.id, b["origin"], b["accepted"], r.author, r.hlc[0])
+    row = (
+        root.id,
+        root.origin,
+        root.body["name"],
+        root.hlc[0],
+        verified,
+        verified_by,
+        conduct_version,
+        False,
+    )
+    role_rows = [(root.id, role, origin, *grant) for (role, origin), grant in roles.items()]
+    return row, role_rows, list(reviews.values())
 
 
 def _write_members(entities: list[tuple[Record, list[Record]]]) -> None:
-    members, roles, drivers = [], [], []
+    members, roles, drivers, reviews = [], [], [], []
     for root, rest in entities:
-        row, member_roles = _fold_member(root, rest)
+        row, member_roles, member_reviews = _fold_member(root, rest)
         members.append(row)
         roles.extend(member_roles)
-        drivers.extend(fold_drivers(root, rest))
+        reviews.extend(member_reviews)
+        if "body" in root.fields:
+            drivers.extend(fold_drivers(root, rest))
     executemany(_REPLACE_MEMBER, members)
     ids = [row[0] for row in members]
     delete_where_in("role", "member", ids)
     executemany(_INSERT_ROLE, roles)
     delete_where_in("driver", "member", ids)
     executemany(insert_sql("driver", DRIVER_COLUMNS), drivers)
+    delete_where_in("vouch_review", "member", ids)
+    executemany(insert_sql("vouch_review", VOUCH_REVIEW_COLUMNS), reviews)
+
+
+# --- proposals -----------------------------------------------------------------------------
+
+
+def _fold_proposal(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple]]:
+    """Return a proposal's row and its vote rows: each member's first vote counts, and
+    only the proposing box's records count (proposals and votes are local records)."""
+    votes: dict[str, tuple] = {}
+    outcome = decided_ms = None
+    for r in rest:
+        if r.origin != root.origin:
+            continue
+        if r.kind == "vote.cast" and r.author and r.author not in votes:
+            b = r.body
+            votes[r.author] = (r.id, root.id, r.author, b["choice"], b["reason"], r.hlc[0])
+        elif r.kind == "proposal.decided" and outcome is None:
+            outcome, decided_ms = r.body["outcome"], r.hlc[0]
+    tally = {choice: 0 for choice in ("agree", "abstain", "object")}
+    for vote in votes.values():
+        tally[vote[3]] += 1
+    b = root.body
+    row = (
+        root.id,
+        root.origin,
+        root.author,
+        b["title"],
+        b["reason"],
+        b["change"],
+        b.get("rule"),
+        b.get("value"),
+        b.get("text"),
+        root.hlc[0],
+        b["closes"],
+        outcome,
+        decided_ms,
+        tally["agree"],
+        tally["abstain"],
+        tally["object"],
+    )
+    return row, list(votes.values())
+
+
+def _write_proposals(entities: list[tuple[Record, list[Record]]]) -> None:
+    rows, votes = [], []
+    for root, rest in entities:
+        row, proposal_votes = _fold_proposal(root, rest)
+        rows.append(row)
+        votes.extend(proposal_votes)
+    executemany(insert_sql("proposal", PROPOSAL_COLUMNS, "INSERT OR REPLACE"), rows)
+    delete_where_in("vote", "proposal", [row[0] for row in rows])
+    executemany(insert_sql("vote", VOTE_COLUMNS), votes)
 
 
 # --- posts ---------------------------------------------------------------------------------
 
 
-def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, list, list, list]:
-    """Return a post's row and its comment, helper, thanks, item line and pledge rows."""
-    post = {
-        "resolved_note": None,
-        "resolved_by": None,
-        "resolved_ms": None,
-        "hidden": False,
-        "hidden_reason": None,
-    }
+def _fold_post(
+    root: Record, rest: list[Record], policies: Policies
+) -> tuple[tuple, list, list, list, list, list, Moderated]:
+    """Return a post's row, its comment, helper, thanks, item line and pledge rows, and
+    what moderation made of it."""
+    post = {"resolved_note": None, "resolved_by": None, "resolved_ms": None}
     resolved = False
     comments: dict[str, dict] = {}
-    comment_flags: dict[str, tuple[bool, str | None]] = {}
+    moderated = fold_moderation(root, rest, policies)
     helpers: dict[str, dict] = {}
     thanks: list[tuple] = []
     # Pledges to a need, claims on a supply (whichever fits the post's type), and the
@@ -276,16 +461,8 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
         elif kind == "post.reopened":
             resolved = False
             post.update(resolved_note=None, resolved_by=None, resolved_ms=None)
-        elif kind == "post.hidden":
-            post.update(hidden=True, hidden_reason=body["reason"])
-        elif kind == "post.unhidden":
-            post.update(hidden=False, hidden_reason=None)
         elif kind == "comment.added":
             comments[r.id] = {"author": author, "text": body["text"], "created_ms": ms}
-        elif kind == "comment.hidden":
-            comment_flags[body["comment"]] = (True, body["reason"])
-        elif kind == "comment.unhidden":
-            comment_flags[body["comment"]] = (False, None)
         elif kind == "help.offered" and author:
             since = helpers.get(author, {}).get("since_ms", ms)
             helpers[author] = {"mode": body["mode"], "since_ms": since}
@@ -303,7 +480,7 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
         # the pledge that covered it, until a withdrawal opens it again.
         resolved = True
         post.update(resolved_note=None, resolved_by=None, resolved_ms=covered_at)
-    for cid, (hidden, reason) in comment_flags.items():
+    for cid, (hidden, reason) in moderated.comments.items():
         if cid in comments:
             comments[cid].update(hidden=hidden, hidden_reason=reason)
 
@@ -330,13 +507,16 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
         post["resolved_note"],
         post["resolved_by"],
         post["resolved_ms"],
-        post["hidden"],
-        post["hidden_reason"],
+        moderated.hidden,
+        moderated.hidden_reason,
         sum(1 for c in comments.values() if not c.get("hidden")),
         len(helpers),
         b.get("org"),
         b.get("use_by"),
         covered,
+        moderated.fresh_ms,
+        None if resolved else moderated.asked_ms,
+        moderated.stale and not resolved,
     )
     comment_rows = [
         (
@@ -351,15 +531,17 @@ def _fold_post(root: Record, rest: list[Record]) -> tuple[tuple, list, list, lis
         for cid, c in comments.items()
     ]
     helper_rows = [(root.id, m, h["mode"], h["since_ms"]) for m, h in helpers.items()]
-    return row, comment_rows, helper_rows, thanks, lines, pledge_rows
+    return row, comment_rows, helper_rows, thanks, lines, pledge_rows, moderated
 
 
 def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
-    posts, comments, helpers, thanks, lines, pledges = [], [], [], [], [], []
+    posts, comments, helpers, thanks, lines, pledges, moderated = [], [], [], [], [], [], []
+    policies = load_policies()
     for root, rest in entities:
-        row, post_comments, post_helpers, post_thanks, post_lines, post_pledges = _fold_post(
-            root, rest
+        row, post_comments, post_helpers, post_thanks, post_lines, post_pledges, mod = (
+            _fold_post(root, rest, policies)
         )
+        moderated.append(mod)
         posts.append(row)
         comments.extend(post_comments)
         helpers.extend(post_helpers)
@@ -395,6 +577,7 @@ def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
     executemany(_INSERT_HELPER, helpers)
     executemany(_INSERT_THANKS, thanks)
     write_post_food(ids, lines, pledges)
+    write_moderation(ids, moderated)
 
 
 # --- trust ---------------------------------------------------------------------------------
@@ -422,4 +605,5 @@ WRITERS = {
     "item": write_items,
     "shift": write_shifts,
     "ride": write_rides,
+    "proposal": _write_proposals,
 }

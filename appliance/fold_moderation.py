@@ -1,0 +1,192 @@
+"""The moderation and "still needed?" part of a post's fold.
+
+Which hides count is the one place a post's fold depends on more than its own records:
+each centre chooses, per peer, whether to honour that peer's hides, review them, or
+ignore them (`moderation.policy.set`, a local record of this box). The choice is read
+from the stored records of this box's own origin, not from a projection, so the result
+does not depend on which entity happened to be refolded first; a service that changes a
+policy refolds the posts the change touches (appliance/services/moderation_policy.py).
+
+Within the hides that count, the later record wins (the agreed order), as before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from appliance.db import database
+from appliance.foldsql import delete_where_in, executemany, insert_sql
+from appliance.records import Record
+
+# A peer's hides count here unless this centre chose otherwise.
+DEFAULT_MODE = "honour"
+
+FLAG_COLUMNS = ("id", "post", "comment", "member", "reason", "note", "created_ms", "counts")
+EVENT_COLUMNS = (
+    "id",
+    "post",
+    "comment",
+    "action",
+    "rule",
+    "reason",
+    "origin",
+    "by_box",
+    "at_ms",
+    "honoured",
+    "review",
+)
+APPEAL_COLUMNS = (
+    "id",
+    "post",
+    "comment",
+    "member",
+    "text",
+    "created_ms",
+    "outcome",
+    "answer",
+    "decided_ms",
+)
+_INSERT_FLAG = insert_sql("flag", FLAG_COLUMNS)
+_INSERT_EVENT = insert_sql("moderation_event", EVENT_COLUMNS)
+_INSERT_APPEAL = insert_sql("appeal", APPEAL_COLUMNS)
+
+HIDES = {"post.hidden": True, "post.unhidden": False, "comment.hidden": True}
+HIDES["comment.unhidden"] = False
+
+
+@dataclass(frozen=True)
+class Policies:
+    """This box's origin and its choice for each peer's moderation."""
+
+    own: str | None
+    modes: dict[str, str]
+
+    def mode(self, origin: str) -> str:
+        if origin == self.own:
+            return "honour"
+        return self.modes.get(origin, DEFAULT_MODE)
+
+
+def load_policies() -> Policies:
+    """Read this box's moderation choices from its own stored records (latest wins)."""
+    row = database.execute_sql("SELECT origin FROM box_state LIMIT 1").fetchone()
+    own = row[0] if row else None
+    modes: dict[str, str] = {}
+    if own:
+        cursor = database.execute_sql(
+            "SELECT raw FROM stored_record WHERE kind = 'moderation.policy.set' AND origin = ? "
+            "ORDER BY hlc_ms, hlc_c, id",
+            (own,),
+        )
+        for (raw,) in cursor:
+            body = json.loads(bytes(raw)).get("body") or {}
+            if "origin" in body:  # a redacted stub has no body
+                modes[body["origin"]] = body["mode"]
+    return Policies(own, modes)
+
+
+@dataclass
+class Moderated:
+    """What moderation and the stale sweep make of one post."""
+
+    hidden: bool = False
+    hidden_reason: str | None = None
+    comments: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
+    flags: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+    appeals: list[tuple] = field(default_factory=list)
+    fresh_ms: int | None = None
+    asked_ms: int | None = None
+    stale: bool = False
+
+
+def fold_moderation(root: Record, rest: list[Record], policies: Policies) -> Moderated:
+    """Fold the hides, flags, appeals and stale sweep of one post (records in agreed order)."""
+    out = Moderated(fresh_ms=root.hlc[0])
+    reviews: dict[str, str] = {}
+    for r in rest:
+        if r.kind == "hide.reviewed" and r.origin == policies.own:
+            reviews[r.body["hide"]] = r.body["decision"]
+    flags: dict[str, list] = {}  # flag id -> row (mutable until written)
+    appeals: dict[tuple[str, str | None], list] = {}
+    for r in rest:
+        kind, body, ms = r.kind, r.body, r.hlc[0]
+        if kind in HIDES:
+            target = body.get("comment")
+            mode = policies.mode(r.origin)
+            review = None
+            if mode == "review":
+                review = reviews.get(r.id, "pending")
+            honoured = mode == "honour" or review == "accept"
+            hidden = HIDES[kind]
+            out.events.append(
+                (
+                    r.id,
+                    root.id,
+                    target,
+                    "hidden" if hidden else "restored",
+                    body.get("rule"),
+                    body["reason"],
+                    r.origin,
+                    r.author is None,
+                    ms,
+                    honoured,
+                    review,
+                )
+            )
+            if not honoured:
+                continue
+            reason = body["reason"] if hidden else None
+            if target is None:
+                out.hidden, out.hidden_reason = hidden, reason
+            else:
+                out.comments[target] = (hidden, reason)
+            if not hidden:
+                _answer_flags(flags, target)
+        elif kind == "flag.raised" and r.author:
+            target = body["comment"]
+            # One counting flag per member and target: flagging again adds nothing.
+            if any(f[2] == target and f[3] == r.author and f[7] for f in flags.values()):
+                continue
+            flags[r.id] = [r.id, root.id, target, r.author, body["reason"], body["note"], ms, True]
+        elif kind == "flags.cleared":
+            _answer_flags(flags, body["comment"])
+        elif kind == "appeal.made" and r.author:
+            key = (r.author, body["comment"])
+            if key not in appeals:  # one appeal each: the first counts
+                appeals[key] = [r.id, root.id, body["comment"], r.author, body["text"], ms]
+                appeals[key] += [None, None, None]
+        elif kind == "appeal.decided":
+            for row in appeals.values():
+                if row[0] == body["appeal"] and row[6] is None:
+                    row[6:9] = [body["outcome"], body["reason"], ms]
+        elif kind == "post.stale_check" and r.origin == root.origin:
+            if not out.stale:
+                out.asked_ms = ms
+        elif kind == "post.still_needed" and r.author == root.author:
+            out.asked_ms, out.fresh_ms = None, ms
+        elif kind == "post.staled" and r.origin == root.origin:
+            if out.asked_ms is not None:
+                out.stale, out.asked_ms = True, None
+        elif kind in ("post.revived", "post.reopened"):
+            out.stale, out.asked_ms, out.fresh_ms = False, None, ms
+    out.flags = [tuple(row) for row in flags.values()]
+    out.appeals = [tuple(row) for row in appeals.values()]
+    return out
+
+
+def _answer_flags(flags: dict[str, list], target: str | None) -> None:
+    """Stop counting the flags on a target: staff looked and decided."""
+    for row in flags.values():
+        if row[2] == target:
+            row[7] = False
+
+
+def write_moderation(post_ids: list[str], folded: list[Moderated]) -> None:
+    """Replace the flag, moderation log and appeal rows of the posts just folded."""
+    for table in ("flag", "moderation_event", "appeal"):
+        delete_where_in(table, "post", post_ids)
+    executemany(_INSERT_FLAG, [row for m in folded for row in m.flags])
+    executemany(_INSERT_EVENT, [row for m in folded for row in m.events])
+    executemany(_INSERT_APPEAL, [row for m in folded for row in m.appeals])

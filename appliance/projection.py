@@ -26,7 +26,13 @@ from appliance.fold_food import (
     write_post_food,
     write_shifts,
 )
-from appliance.fold_moderation import Moderated, fold_moderation, load_policies, write_moderation
+from appliance.fold_moderation import (
+    Moderated,
+    Policies,
+    fold_moderation,
+    load_policies,
+    write_moderation,
+)
 from appliance.fold_travel import DRIVER_COLUMNS, fold_drivers, write_rides
 from appliance.foldsql import chunks, delete_where_in, executemany, insert_sql, marks
 from appliance.kinds import KINDS
@@ -119,9 +125,7 @@ _INSERT_HELPER = insert_sql("helper", HELPER_COLUMNS)
 _INSERT_THANKS = insert_sql("thanks", THANKS_COLUMNS)
 _REPLACE_MEMBER = insert_sql("member", MEMBER_COLUMNS, "INSERT OR REPLACE")
 _INSERT_ROLE = insert_sql("role", ROLE_COLUMNS)
-_INSERT_CONDUCT = insert_sql(
-    "conduct", ("origin", "version", "text", "note", "published_ms")
-)
+_INSERT_CONDUCT = insert_sql("conduct", ("origin", "version", "text", "note", "published_ms"))
 _INSERT_RULE = insert_sql("centre_rule", ("origin", "name", "value", "proposal", "set_ms"))
 _INSERT_POLICY = insert_sql("peer_policy", ("origin", "peer", "mode"))
 _REPLACE_TRUST = insert_sql("trusted_origin", TRUST_COLUMNS, "INSERT OR REPLACE")
@@ -186,9 +190,7 @@ def refold_many(aggregates: Iterable[str], known: dict[str, Record] | None = Non
             continue
         # Redacted stubs (no body) are left out, as if they had never arrived.
         rest = [
-            r
-            for r in records
-            if r is not root and r.fields["kind"] in KINDS and "body" in r.fields
+            r for r in records if r is not root and r.fields["kind"] in KINDS and "body" in r.fields
         ]
         folds.setdefault(kind.entity, []).append((root, rest))
     for entity, ids in gone.items():
@@ -538,8 +540,8 @@ def _write_posts(entities: list[tuple[Record, list[Record]]]) -> None:
     posts, comments, helpers, thanks, lines, pledges, moderated = [], [], [], [], [], [], []
     policies = load_policies()
     for root, rest in entities:
-        row, post_comments, post_helpers, post_thanks, post_lines, post_pledges, mod = (
-            _fold_post(root, rest, policies)
+        row, post_comments, post_helpers, post_thanks, post_lines, post_pledges, mod = _fold_post(
+            root, rest, policies
         )
         moderated.append(mod)
         posts.append(row)

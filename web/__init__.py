@@ -50,12 +50,17 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         food_export,
         food_insight,
         food_staff,
+        governance,
         health,
         kiosk,
+        moderation,
         posting,
+        privacy,
+        ratelimits,
         rides,
         shifts,
         staff,
+        stale,
         templating,
         travel_insight,
         travel_staff,
@@ -67,6 +72,7 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    ratelimits.init_app(app)
     app.register_blueprint(board.bp)
     app.register_blueprint(posting.bp)
     app.register_blueprint(accounts.bp)
@@ -79,4 +85,6 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         app.register_blueprint(food_area.bp)
     for travel_area in (rides, travel_staff, driving, coordinating, travel_insight):
         app.register_blueprint(travel_area.bp)
+    for governance_area in (governance, moderation, stale, privacy):
+        app.register_blueprint(governance_area.bp)
     return app

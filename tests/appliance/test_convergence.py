@@ -97,6 +97,8 @@ class World:
     pledges: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     shifts: list[str] = field(default_factory=list)
     rides: list[str] = field(default_factory=list)
+    proposals: list[str] = field(default_factory=list)
+    appeals: list[tuple[str, str]] = field(default_factory=list)  # (appeal id, post)
     # Who has taken something of each ride: mostly they start and finish its journeys.
     takers: dict[str, list[str]] = field(default_factory=dict)
 
@@ -148,7 +150,21 @@ def step(draw, world: World) -> None:
         travel += ["start", "done"] * 2 + ["paid", "paid", "cancel", "addresses", "addresses"]
     if world.centres:
         travel.append("travel_list")
-    action = choose([actions, food, travel][draw(st.integers(0, 2))])
+    # Governance and moderation (written with scope federation here: the fold does not
+    # look at scope, and a receiving box only accepts local records of its own).
+    governance = ["join"]
+    if world.posts and world.members:
+        governance += ["flag"] * 3 + ["clear_flags", "appeal", "ruled_hide", "unhide"]
+        governance += ["stale_check", "still_needed", "staled", "revive"]
+    if world.appeals:
+        governance.append("decide_appeal")
+    if world.centres:
+        governance += ["conduct", "rule"]
+    if world.members:
+        governance += ["accept_conduct", "propose"]
+    if world.proposals and world.members:
+        governance += ["vote", "vote", "decide"]
+    action = choose([actions, food, travel, governance][draw(st.integers(0, 3))])
 
     def make(kind, body, subject=None, author=None) -> Made:
         rec = origin.make(kind, body, subject=subject, author=author)
@@ -223,6 +239,8 @@ def step(draw, world: World) -> None:
         make("carpool.offered", {"seats": draw(st.integers(1, 4))})
     elif action in FOOD_ACTIONS:
         food_step(draw, world, action, make, choose, someone)
+    elif action in GOVERNANCE_ACTIONS:
+        governance_step(draw, world, action, make, choose, someone)
     else:
         travel_step(draw, world, action, make, choose, someone)
 
@@ -325,6 +343,79 @@ FOOD_ACTIONS = {
     "unvolunteer",
     "cancel_shift",
 }
+
+
+GOVERNANCE_ACTIONS = {
+    "flag",
+    "clear_flags",
+    "appeal",
+    "decide_appeal",
+    "ruled_hide",
+    "stale_check",
+    "still_needed",
+    "staled",
+    "revive",
+    "conduct",
+    "rule",
+    "accept_conduct",
+    "propose",
+    "vote",
+    "decide",
+}
+
+
+def governance_step(draw, world: World, action: str, make, choose, someone) -> None:
+    """Write one governance or moderation record (flags, appeals, stale, rules, votes)."""
+    post = lambda: choose(world.posts)  # noqa: E731
+    comment_of = lambda p: choose([None, *world.comments.get(p, [])])  # noqa: E731
+    if action == "flag":
+        p = post()
+        body = {"comment": comment_of(p), "reason": choose(["spam", "offensive", "other"])}
+        make("flag.raised", {**body, "note": choose(["", "rude"])}, p, someone())
+    elif action == "clear_flags":
+        p = post()
+        make("flags.cleared", {"comment": comment_of(p), "reason": ""}, p, someone())
+    elif action == "appeal":
+        p = post()
+        rec = make("appeal.made", {"comment": comment_of(p), "text": "Please look again"}, p)
+        world.appeals.append((rec.id, p))
+    elif action == "decide_appeal":
+        appeal, p = choose(world.appeals)
+        body = {"appeal": appeal, "outcome": choose(["upheld", "overturned"]), "reason": "ok"}
+        make("appeal.decided", body, p, someone())
+    elif action == "ruled_hide":
+        body = {"reason": "flagged", "rule": choose(["flags", "conduct", "spam"])}
+        make("post.hidden", body, post(), choose([None, someone()]))
+    elif action in ("stale_check", "still_needed", "staled", "revive"):
+        kind = {"stale_check": "post.stale_check", "still_needed": "post.still_needed"}.get(
+            action, "post.staled" if action == "staled" else "post.revived"
+        )
+        make(kind, {}, post(), someone())
+    elif action == "conduct":
+        body = {"version": draw(st.integers(1, 3)), "text": choose(TEXTS), "note": ""}
+        make("conduct.published", body, choose(world.centres))
+    elif action == "rule":
+        body = {"name": choose(["flags_to_hide", "stale_days"]), "value": draw(st.integers(1, 9))}
+        make("rule.set", {**body, "proposal": None}, choose(world.centres))
+    elif action == "accept_conduct":
+        member = someone()
+        make("conduct.accepted", {"version": draw(st.integers(1, 3))}, member, member)
+    elif action == "propose":
+        body = {
+            "title": "Fewer flags",
+            "reason": "",
+            "change": "rule",
+            "rule": "flags_to_hide",
+            "value": 2,
+            "closes": NOW_MS,
+        }
+        world.proposals.append(make("proposal.made", body, None, someone()).id)
+    elif action == "vote":
+        body = {"choice": choose(["agree", "abstain", "object"]), "reason": choose(["", "no"])}
+        make("vote.cast", body, choose(world.proposals), someone())
+    else:
+        body = {"outcome": choose(["adopted", "rejected"]), "agree": 1, "abstain": 0, "object": 0}
+        make("proposal.decided", body, choose(world.proposals))
 
 
 def travel_step(draw, world: World, action: str, make, choose, someone) -> None:

@@ -1,0 +1,7 @@
+"""Pages of the stale area (issue 7): filled in by its helper."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("stale", __name__)

@@ -101,13 +101,16 @@ def start_discovery(box: Box, port: int):
 
 
 def _start_beside(box: Box, app, port: int) -> None:
-    """Start what runs beside a box's board: LAN discovery and background sync rounds."""
+    """Start what runs beside a box's board: LAN discovery, background sync rounds and
+    the hourly sweeps (appliance/sweeps.py)."""
+    from appliance.sweeps import Sweeper
     from sync.background import BackgroundSync
 
     discovery = start_discovery(box, port)
     app.extensions["kith_discovery"] = discovery
     if box.settings["sync_interval_s"] > 0:
         BackgroundSync(box, box.settings["sync_interval_s"], discovery).start()
+    app.extensions["kith_sweeper"] = Sweeper(box).start()
 
 
 def _board_app(box: Box):
@@ -137,7 +140,11 @@ def _run(server, live_app) -> None:
         server.run()
     finally:
         app = live_app()
-        discovery = app.extensions.get("kith_discovery") if app is not None else None
+        extensions = app.extensions if app is not None else {}
+        sweeper = extensions.get("kith_sweeper")
+        if sweeper is not None:
+            sweeper.stop()  # lets a sweep in progress finish its transaction
+        discovery = extensions.get("kith_discovery")
         if discovery is not None:
             discovery.close()
 

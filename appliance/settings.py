@@ -49,6 +49,12 @@ SETTINGS = [
         "Seconds between background sync rounds of `kith serve` with paired peers (0: off).",
     ),
     Setting(
+        "sweep_interval_s",
+        3600,
+        "Seconds between the sweeps `kith serve` runs by itself: still needed?, votes "
+        "that are due, retention (0: off; `kith sweep` runs them by hand).",
+    ),
+    Setting(
         "max_clock_ahead_s",
         86400,
         "Refuse records stamped more than this many seconds ahead of this box's clock.",

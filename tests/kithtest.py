@@ -25,8 +25,11 @@ KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or str(
 # The first line `kith serve --host 127.0.0.1` prints once its socket is bound.
 SERVING = re.compile(r"^Kith is serving (?P<name>.+) on (?P<url>http://127\.0\.0\.1:\d+/)$")
 SERVE_START_TIMEOUT = 30.0
+# A served box runs the hourly sweeps (still needed?, votes, retention) only when a test
+# says so: a sweep a minute in would write records under a test's feet.
+NO_SWEEPS = {**os.environ, "KITH_SWEEP_INTERVAL_S": "0"}
 # The environment of a served box that runs sync rounds only when a test says so.
-NO_BACKGROUND_SYNC = {**os.environ, "KITH_SYNC_INTERVAL_S": "0"}
+NO_BACKGROUND_SYNC = {**NO_SWEEPS, "KITH_SYNC_INTERVAL_S": "0"}
 
 # For on_box: prints every projection table of the box and its search index as JSON.
 SNAPSHOT = """
@@ -172,10 +175,11 @@ def serving(
 
     The server's first line must be "Kith is serving NAME on URL" with URL on 127.0.0.1,
     within `timeout` seconds. Its stderr goes to the file `log`; `env` (default: this
-    process's environment) is its environment. The server is always stopped, whatever
+    process's environment, without the hourly sweeps) is its environment. The server is always stopped, whatever
     happens at start-up or in the block.
     """
     command = [KITH, *args, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env = NO_SWEEPS if env is None else env
     with (
         open(log, "wb") as err,
         subprocess.Popen(

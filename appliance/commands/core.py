@@ -110,7 +110,9 @@ def _start_beside(box: Box, app, port: int) -> None:
     app.extensions["kith_discovery"] = discovery
     if box.settings["sync_interval_s"] > 0:
         BackgroundSync(box, box.settings["sync_interval_s"], discovery).start()
-    app.extensions["kith_sweeper"] = Sweeper(box).start()
+    if box.settings["sweep_interval_s"] > 0:
+        sweeper = Sweeper(box, interval_s=box.settings["sweep_interval_s"])
+        app.extensions["kith_sweeper"] = sweeper.start()
 
 
 def _board_app(box: Box):

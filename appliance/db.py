@@ -28,7 +28,9 @@ def open_database(path: Path) -> SqliteDatabase:
     """Point the shared handle at the box's file and bring its schema up to date."""
     if not database.is_closed():
         database.close()
-    database.init(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    # secure_delete: freed pages and cells are zeroed, so an erased member's redacted
+    # records and removed rows leave no bytes behind in the file (appliance/erasure.py).
+    database.init(str(path), pragmas={**PRAGMAS, "secure_delete": 1}, check_same_thread=False)
     database.connect(reuse_if_open=True)
     migrate(database)
     return database

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from peewee import SQL
 
-from appliance import projection
+from appliance import erasure, projection
 from appliance.db import database
 from appliance.kinds import aggregate_of, check_body
 from appliance.models import BoxState, Quarantine, StoredRecord
@@ -25,6 +25,7 @@ from appliance.records import (
     Record,
     RecordError,
     encode,
+    is_stub,
     parse,
     public_key_text,
     record_id,
@@ -153,6 +154,14 @@ def _limits(rows) -> dict[str, int | None]:
     return limits
 
 
+class Unredacted(Exception):
+    """Stubs in a batch that no valid erasure covers: the batch is refused."""
+
+    def __init__(self, ids: list[str]):
+        super().__init__(erasure.REFUSED)
+        self.ids = ids
+
+
 class Fork(Exception):
     """Two valid records claim the same place in one origin's chain."""
 
@@ -183,6 +192,9 @@ class Log:
         # Set while the box is restored from a backup (appliance.backup): raises rather than
         # sign a seq a peer may already hold. None costs append nothing.
         self.write_guard: Callable[[], None] | None = None
+        # How many erasures this Log has seen honoured: when another process honours
+        # one, records in _recent may have been redacted since they were parsed.
+        self._erasures_seen = 0
 
     # --- state -----------------------------------------------------------------------
 
@@ -338,7 +350,15 @@ class Log:
             BoxState.update(seq=rec.seq, last_id=rec.id, hlc_ms=hlc[0], hlc_c=hlc[1]).where(
                 BoxState.origin == self.origin
             ).execute()
-            projection.refold(aggregate_of(signed, rec.id))
+            # An erasure redacts what it covers; a record about an erased member is
+            # stored as its stub at once.
+            outcome = erasure.apply([rec])
+            self._forget_recent(outcome.redacted)
+            projection.refold_many([aggregate_of(signed, rec.id), *sorted(outcome.aggregates)])
+            if outcome.erasures:
+                erasure.purge_search_index()
+        if outcome.erasures:
+            erasure.forget_old_pages()
         return rec
 
     # --- receiving -------------------------------------------------------------------
@@ -393,7 +413,9 @@ class Log:
             raise RecordError("a record with scope local must never leave its box")
         if origin in quarantined:
             raise RecordError("origin is quarantined after a fork; staff must decide")
-        check_body(fields)
+        if not is_stub(fields):
+            # A stub's body is gone: what covers it is judged once the batch is stored.
+            check_body(fields)
         # Measured against the wall clock, not the HLC: otherwise each accepted record
         # would move the horizon and a run of them could drag the clock without bound.
         ahead = fields["hlc"][0] - now
@@ -443,7 +465,7 @@ class Log:
             return result
         try:
             with database.atomic():
-                self._ingest_verified(batch, result)
+                erased = self._ingest_verified(batch, result)
                 if also is not None:
                     also()
         except Fork as fork:
@@ -451,9 +473,22 @@ class Log:
             result.accepted.clear()
             result.duplicates = 0
             result.rejected.append(Rejection(0, f"fork: {fork.reason}", origin=fork.origin))
+        except Unredacted as refused:
+            result.accepted.clear()
+            result.duplicates = 0
+            lines = {item.record.id: item.line for item in checked if item.record is not None}
+            origins = {rec.id: rec.origin for rec in batch}
+            for stub_id in refused.ids:
+                result.rejected.append(
+                    Rejection(lines[stub_id], str(refused), origin=origins[stub_id], id=stub_id)
+                )
+        else:
+            if erased:
+                erasure.forget_old_pages()
         return result
 
-    def _ingest_verified(self, batch: list[Record], result: IngestResult) -> None:
+    def _ingest_verified(self, batch: list[Record], result: IngestResult) -> bool:
+        """Store and apply a checked batch; return True if it brought a new erasure."""
         # A page holds hundreds of records: look up what is stored around them in a few
         # queries and insert them together, rather than several queries per record.
         batch = sorted(batch, key=lambda r: (r.fields["origin"], r.fields["seq"]))
@@ -476,12 +511,28 @@ class Log:
             newest = max(rec.fields["hlc"] for rec in fresh.values())
             own = [r for r in fresh.values() if r.fields["origin"] == self.origin]
             self._observe(newest, own)
+        outcome = erasure.apply(fresh.values())
+        if outcome.refused:
+            raise Unredacted(outcome.refused)
         aggregates = dict.fromkeys(aggregate_of(r.fields, r.id) for r in fresh.values())
+        aggregates.update(dict.fromkeys(sorted(outcome.aggregates)))
         recent = self._recent
-        recent.update(fresh)
+        seen = erasure.count()
+        if seen != self._erasures_seen:
+            # Some record parsed earlier may be a stub now (here or in another process).
+            recent.clear()
+            self._erasures_seen = seen
+        recent.update((i, r) for i, r in fresh.items() if i not in outcome.redacted)
         projection.refold_many(aggregates, known=recent)
         while len(recent) > RECENT_RECORDS:
             recent.popitem(last=False)
+        if outcome.erasures:
+            erasure.purge_search_index()
+        return bool(outcome.erasures)
+
+    def _forget_recent(self, ids: Iterable[str]) -> None:
+        for rec_id in ids:
+            self._recent.pop(rec_id, None)
 
     # Plain SQL below: a peewee IN (...) of hundreds of values costs more to build than
     # SQLite takes to answer it.
@@ -556,7 +607,8 @@ class Log:
     # --- reading ---------------------------------------------------------------------
 
     def export(self) -> Iterable[bytes]:
-        """Yield every stored record's exact signed bytes, in arrival order."""
+        """Yield every stored record's exact bytes (a redacted record as its stub), in
+        arrival order."""
         query = StoredRecord.select(StoredRecord.raw).order_by(SQL("rowid"))
         for (raw,) in query.tuples().iterator():
             yield bytes(raw)
@@ -574,6 +626,10 @@ class Log:
                 continue
             if rec.id != row.id:
                 problems.append(f"{row.id}: stored under the wrong id ({rec.id})")
+            # A stub's signature cannot be checked (its body is gone): only an erasure
+            # this box honours may have made it.
+            if is_stub(rec.fields) and not erasure.covered_stub(rec.fields, rec.id):
+                problems.append(f"{row.id}: {erasure.REFUSED}")
             last = previous.get(rec.origin)
             if last and last[0] == rec.seq - 1 and last[1] != rec.prev:
                 problems.append(f"{row.id}: prev does not match seq {rec.seq - 1}")

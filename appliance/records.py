@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 FORMAT_VERSION = 1
 SIGNING_PREFIX = b"kith/record/v1\n"
 FIELDS = ("v", "origin", "seq", "prev", "hlc", "author", "kind", "subject", "scope", "body", "sig")
+# A redacted record (sync/PROTOCOL.md, "Erasure"): the record without its body and
+# signature, naming its own id and the erasure that removed its body.
+STUB_FIELDS = (*FIELDS[:-2], "redacted")
 SCOPES = ("federation", "local")
 MAX_RECORD_BYTES = 64 * 1024
 MAX_SAFE_INT = 2**53 - 1
@@ -143,12 +146,40 @@ def _check_value(value: Any, path: str) -> None:
             _check_value(item, f"{path}.{k}")
 
 
+def is_stub(fields: dict) -> bool:
+    """Return True if parsed record fields are a redacted stub (no body, no signature)."""
+    return "redacted" in fields and "body" not in fields and "sig" not in fields
+
+
 def check_fields(rec: dict) -> None:
     """Raise RecordError unless the record has exactly the v1 fields with valid types."""
-    missing = [f for f in FIELDS if f not in rec]
+    _check_shape(rec, FIELDS)
+    if not isinstance(rec["body"], dict):
+        raise RecordError("body must be an object")
+    if not isinstance(rec["sig"], str):
+        raise RecordError("sig must be a string")
+    _check_value(rec, "record")
+
+
+def check_stub_fields(rec: dict) -> None:
+    """Raise RecordError unless a redacted stub has exactly its fields with valid types."""
+    _check_shape(rec, STUB_FIELDS)
+    redacted = rec["redacted"]
+    if not isinstance(redacted, dict) or set(redacted) != {"id", "erasure"}:
+        raise RecordError('redacted must be an object {"id", "erasure"}')
+    for name in ("id", "erasure"):
+        if not (isinstance(redacted[name], str) and _HEX_ID.match(redacted[name])):
+            raise RecordError(f"redacted.{name} must be a record id")
+    _check_value(rec, "record")
+
+
+def _check_shape(rec: dict, names: tuple[str, ...]) -> None:
+    """Raise RecordError unless rec has exactly `names` and the fields common to records
+    and stubs are valid."""
+    missing = [f for f in names if f not in rec]
     if missing:
         raise RecordError(f"missing field(s): {', '.join(missing)}")
-    extra = sorted(set(rec) - set(FIELDS))
+    extra = sorted(set(rec) - set(names))
     if extra:
         raise RecordError(f"unknown field(s): {', '.join(extra)}")
     if rec["v"] != FORMAT_VERSION or isinstance(rec["v"], bool):
@@ -183,11 +214,6 @@ def check_fields(rec: dict) -> None:
         raise RecordError("kind must look like 'thing.happened'")
     if rec["scope"] not in SCOPES:
         raise RecordError(f"scope must be one of {', '.join(SCOPES)}")
-    if not isinstance(rec["body"], dict):
-        raise RecordError("body must be an object")
-    if not isinstance(rec["sig"], str):
-        raise RecordError("sig must be a string")
-    _check_value(rec, "record")
 
 
 def parse(line: bytes | str) -> Record:
@@ -214,6 +240,8 @@ def parse(line: bytes | str) -> Record:
         raise RecordError(f"not JSON: {exc.msg}") from None
     if not isinstance(rec, dict):
         raise RecordError("a record must be a JSON object")
+    if is_stub(rec):
+        return _parse_stub(rec, raw)
     check_fields(rec)
     # check_fields has confined the values to RFC 8785's easy case (ASCII keys, integers
     # within 2^53, no floats, valid strings), where the standard library's sorted,
@@ -231,3 +259,23 @@ def parse(line: bytes | str) -> Record:
     except (InvalidSignature, ValueError, RecordError):
         raise RecordError("signature does not verify") from None
     return Record(id=hashlib.sha256(body).hexdigest(), raw=raw, fields=rec)
+
+
+def _parse_stub(rec: dict, raw: bytes) -> Record:
+    """Check a redacted stub's fields and bytes; its id is the one it names.
+
+    Nothing proves a stub's id: its body and signature are gone. The log accepts it
+    only where a valid erasure covers it (appliance/erasure.py).
+    """
+    check_stub_fields(rec)
+    if _compact(rec) != raw and canonical(rec) != raw:
+        raise RecordError("bytes are not canonical (RFC 8785)")
+    return Record(id=rec["redacted"]["id"], raw=raw, fields=rec)
+
+
+def make_stub(rec: Record, erasure_id: str) -> Record:
+    """Return the redacted stub of a record: its fields without body and sig, plus
+    {"redacted": {"id", "erasure"}}, as RFC 8785 bytes under the same id."""
+    fields = {k: v for k, v in rec.fields.items() if k not in ("body", "sig", "redacted")}
+    fields["redacted"] = {"id": rec.id, "erasure": erasure_id}
+    return Record(id=rec.id, raw=canonical(fields), fields=fields)

@@ -74,7 +74,7 @@ def was_assisted(post_id: str) -> tuple[bool, str | None]:
     )
     if row is None:
         return False, None
-    return json.loads(bytes(row.raw))["body"].get("assisted") is True, row.origin
+    return (json.loads(bytes(row.raw)).get("body") or {}).get("assisted") is True, row.origin
 
 
 def forget_expired(box: Box) -> int:

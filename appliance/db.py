@@ -189,6 +189,10 @@ def _step_6(db: SqliteDatabase) -> None:
     )
     # Posts fold hides into the moderation log now: refold every post that has one.
     _refold_kinds(db, [*GOVERNANCE_KINDS, "post.hidden", "post.unhidden", "comment.hidden"])
+    # Erasures stored before this box knew the kind: redact what they cover now.
+    from appliance import erasure
+
+    erasure.apply_stored()
 
 
 # Schema steps, in order. Step N brings user_version from N-1 to N in one transaction.

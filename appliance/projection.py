@@ -334,9 +334,11 @@ def _fold_member(root: Record, rest: list[Record]) -> tuple[tuple, list[tuple], 
     reviews: dict[str, tuple] = {}
     conduct_version = 0
     for r in rest:
-        if r.kind == "member.verified":
+        # Verified means by the member's own centre; another centre's verification is a
+        # vouch that centre's staff show with its origin and may accept (services/vouches).
+        if r.kind == "member.verified" and r.origin == root.origin:
             verified, verified_by = True, r.author
-        elif r.kind == "member.unverified":
+        elif r.kind == "member.unverified" and r.origin == root.origin:
             verified, verified_by = False, None
         elif r.kind == "role.granted":
             roles[(r.body["role"], r.origin)] = (r.body["expires"], r.author)

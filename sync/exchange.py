@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from appliance.box import Box
 from appliance.db import database
+from appliance.models import StoredRecord
+from appliance.records import is_stub
 
 MAX_PAGE_RECORDS = 500
 MAX_PAGE_BYTES = 192 * 1024  # under the web app's request limit, so a push page fits
@@ -148,8 +150,33 @@ def next_page(
             if not lines:
                 continue
             through = json.loads(lines[-1])["seq"]
+        lines += supporting_erasures(lines)
         return Page(origin, after, through, lines, more=through < upto or bool(ahead))
     return None
+
+
+def supporting_erasures(lines: list[bytes]) -> list[bytes]:
+    """Return the erasure records the page's redacted stubs name, to send after them.
+
+    A receiver accepts a stub only beside a valid erasure that covers it (PROTOCOL.md
+    section 8), and a page is judged on its own: without these, a box meeting an origin
+    whose erasure lies pages after the member's records could never get past them.
+    """
+    wanted: set[str] = set()
+    for line in lines:
+        if b'"redacted"' in line:
+            fields = json.loads(line)
+            if is_stub(fields):
+                wanted.add(fields["redacted"]["erasure"])
+    if not wanted:
+        return []
+    rows = (
+        StoredRecord.select(StoredRecord.raw)
+        .where(StoredRecord.id.in_(sorted(wanted)) & (StoredRecord.kind == "member.erased"))
+        .tuples()
+    )
+    in_page = set(lines)
+    return [bytes(raw) for (raw,) in rows if bytes(raw) not in in_page]
 
 
 def parse_page(body: bytes) -> tuple[dict, list[bytes]]:
@@ -188,6 +215,7 @@ def check_page(
     if not isinstance(origin, str):
         raise ValueError("the page names no origin")
     last = after
+    support = False  # past the range: only the erasures its stubs name may follow
     for number, line in enumerate(lines):
         try:
             fields = parsed[number] if parsed is not None else None
@@ -196,12 +224,22 @@ def check_page(
             line_origin, seq = fields["origin"], fields["seq"]
         except (ValueError, KeyError, TypeError):
             raise ValueError("a line of the page is not a record") from None
+        # An equal seq is let through: it is a fork, which ingest refuses and quarantines.
+        in_range = (
+            line_origin == origin
+            and isinstance(seq, int)
+            and after < seq <= through
+            and seq >= last
+        )
+        if in_range and not support:
+            last = seq
+            continue
+        if fields.get("kind") == "member.erased":
+            support = True
+            continue
         if line_origin != origin:
             raise ValueError("a record of the page is not of the page's origin")
-        # An equal seq is let through: it is a fork, which ingest refuses and quarantines.
-        if not isinstance(seq, int) or not (after < seq <= through and seq >= last):
-            raise ValueError("the page's records are not in order within its range")
-        last = seq
+        raise ValueError("the page's records are not in order within its range")
     if origin != sender and last != through:
         raise ValueError("a relayed page must end at its last record")
 

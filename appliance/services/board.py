@@ -11,6 +11,7 @@ from appliance.kinds import COMMENT_MAX, DETAILS_MAX, NOTE_MAX, PLACE_MAX, POST_
 from appliance.models import Helper, Org, Post
 from appliance.services.accounts import Actor, require_member
 from appliance.services.centre import categories
+from appliance.services.conduct import require_accepted
 from appliance.services.orgs import is_organiser
 from appliance.text import clean_text, one_line
 
@@ -72,6 +73,7 @@ def check_post(box: Box, data: dict, only: tuple[str, ...] = POST_FIELDS) -> dic
 def create_post(box: Box, actor: Actor | None, data: dict) -> str:
     """Post a need, an offer or a "somebody should"; return the new post's id."""
     require_member(actor)
+    require_accepted(box, actor)
     body = check_post(box, data)
     return box.log.append("post.created", body, author=actor.id).id
 
@@ -94,6 +96,7 @@ def _open_post(actor: Actor, post_id: str) -> Post:
 def add_comment(box: Box, actor: Actor | None, post_id: str, text: str) -> str:
     """Add a comment (a question, an answer, an update) to a post; return its id."""
     require_member(actor)
+    require_accepted(box, actor)
     post = _open_post(actor, post_id)
     text = clean_text(text)
     if not text:

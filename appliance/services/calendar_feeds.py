@@ -48,7 +48,7 @@ def member_for_token(box: Box, member_id: str, token: str) -> Member:
     """Return the member whose feed address this is, or raise NotFound for a wrong token."""
     good = hmac.compare_digest(calendar_token(box, member_id).encode(), str(token).encode())
     member = Member.get_or_none(Member.id == member_id) if good else None
-    if member is None:
+    if member is None or member.erased:  # an erased member's feed address goes with them
         raise NotFound(N_("There is no such calendar."))
     return member
 

@@ -15,7 +15,7 @@ from appliance.dates import local_day, parse_day
 from appliance.db import database
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.models import Item, Org, Pledge, Post, PostLine
-from appliance.services import catalogue, orgs
+from appliance.services import catalogue, conduct, orgs
 from appliance.services.accounts import Actor, require_member
 from appliance.services.board import check_post, visible_post
 from appliance.services.centre import categories
@@ -74,6 +74,7 @@ def _post_body(box: Box, actor: Actor | None, data: dict) -> tuple[dict, dict]:
     a refusal (NotAllowed), whatever else is wrong.
     """
     require_member(actor)
+    conduct.require_accepted(box, actor)
     errors: dict[str, str] = {}
     org = None
     try:

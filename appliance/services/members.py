@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from appliance.box import Box
 from appliance.dates import parse_day
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
-from appliance.models import Member, MemberPrivate
+from appliance.models import Member, MemberPrivate, StoredRecord
 from appliance.services.accounts import STAFF_ROLES, Actor, current_roles, require_member
 
 # Roles with a meaning today; later features add theirs (driver, coordinator, organiser).
@@ -32,11 +32,26 @@ def _member(member_id: str) -> Member:
     return member
 
 
+def _verified_by(origin: str, member_id: str) -> bool:
+    """Return True if the latest verification record of this origin verifies the member."""
+    latest = (
+        StoredRecord.select(StoredRecord.kind)
+        .where(
+            (StoredRecord.aggregate == member_id)
+            & (StoredRecord.origin == origin)
+            & StoredRecord.kind.in_(("member.verified", "member.unverified"))
+        )
+        .order_by(StoredRecord.hlc_ms.desc(), StoredRecord.hlc_c.desc(), StoredRecord.id.desc())
+        .first()
+    )
+    return latest is not None and latest.kind == "member.verified"
+
+
 def set_verified(box: Box, actor: Actor | None, member_id: str, verified: bool) -> None:
     """Record that staff met the member in person (or withdraw that)."""
     require_staff(actor)
     member = _member(member_id)
-    if member.verified == verified:
+    if _verified_by(box.origin, member.id) == verified:
         raise Conflict(
             N_("%(name)s is already verified.") if verified else N_("%(name)s is not verified."),
             name=member.name,

@@ -22,7 +22,7 @@ from appliance.errors import N_, Conflict, InvalidInput, NotAllowed
 from appliance.kinds import AREA_MAX, NEEDS_MAX, REASON_MAX, SEATS_MAX, TIME_IS, WINDOW_MAX
 from appliance.models import Driver, Member, Ride
 from appliance.sealing import seal_for
-from appliance.services import ride_access
+from appliance.services import conduct, ride_access
 from appliance.services.accounts import Actor, require_member
 from appliance.services.drivers import authorisation, can_serve, today
 from appliance.services.ride_recurrence import (  # noqa: F401 - rides.* for other modules
@@ -244,6 +244,7 @@ def request_ride(box: Box, actor: Actor | None, data) -> str:
     Writes the request and its sealed addresses in one transaction, or nothing.
     """
     require_member(actor)
+    conduct.require_accepted(box, actor)
     rider, errors = _rider(actor, data)
     body, private = check_ride(box, data, rider, errors)
     sealed = None

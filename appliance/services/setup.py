@@ -16,7 +16,7 @@ from appliance.db import database
 from appliance.errors import N_, Conflict, InvalidInput
 from appliance.files import fsync_dir, write_atomic
 from appliance.kinds import LABEL_MAX, PLACE_MAX, SLUG
-from appliance.services import accounts, centre
+from appliance.services import accounts, centre, conduct
 
 CONDUCT_FILE = "conduct.md"
 POSTER_FILE = "poster.json"
@@ -252,6 +252,9 @@ def _fill(box: Box, admin_id: str, plan: Plan) -> None:
     for place in plan.places:
         centre.set_place(box, admin, place)
     write_atomic(box.data_dir / CONDUCT_FILE, plan.conduct.encode("utf-8"), 0o644)
+    # The code the admin wrote is version 1 of the signed code members accept, and the
+    # admin who wrote it has accepted it.
+    conduct.accept_conduct(box, admin, conduct.publish_conduct(box, admin, plan.conduct))
     if plan.wifi_name:
         poster = {"wifi": {"name": plan.wifi_name, "password": plan.wifi_password}}
         write_atomic(box.data_dir / POSTER_FILE, json.dumps(poster).encode("utf-8"), 0o600)

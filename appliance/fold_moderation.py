@@ -164,7 +164,11 @@ def fold_moderation(root: Record, rest: list[Record], policies: Policies) -> Mod
         elif kind == "post.stale_check" and r.origin == root.origin:
             if not out.stale:
                 out.asked_ms = ms
-        elif kind == "post.still_needed" and r.author == root.author:
+        elif kind == "post.still_needed" and (
+            r.author == root.author
+            # A visitor's post has no poster with an account: its centre's staff answer.
+            or (root.body.get("assisted") is True and r.origin == root.origin)
+        ):
             out.asked_ms, out.fresh_ms = None, ms
         elif kind == "post.staled" and r.origin == root.origin:
             if out.asked_ms is not None:

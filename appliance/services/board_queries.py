@@ -1,7 +1,9 @@
 """Reading the board: filters, the paged list, a post with its thread, the thanks list.
 
 Pages and the JSON API call these same functions and serializers, so they cannot drift.
-Who may see what is decided here: hidden posts and comments reach staff only.
+Who may see what is decided here: hidden posts and comments reach staff only. Posts that
+went quiet (the "still needed?" sweep, appliance/services/stale.py) leave the main board
+and are listed only under the "Gone quiet" filter (status=stale).
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from appliance.services import food_queries  # imports this module too: used at 
 from appliance.services.accounts import Actor
 from appliance.services.board import can_close, visible_post
 from appliance.services.centre import category_labels
+from appliance.services.stale import can_answer
 
 WHEN = ("today", "week", "month")
 # Food posts: an organisation's needs (type need) or supplies (type offer).
 FOOD = {"needs": "need", "supplies": "offer"}
+# The status filter: a post's status, or "stale" for the posts that went quiet.
+STATUSES = (*STATUS_RANK, "stale")
 FILTER_NAMES = ("type", "category", "place", "status", "when", "from", "to", "q", "food")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -75,8 +80,8 @@ def read_filters(args: Mapping[str, str]) -> tuple[BoardFilters, dict[str, str]]
         and not Category.select().where(Category.slug == values["category"]).exists()
     ):
         errors["category"] = N_("There is no such category.")
-    if values["status"] and values["status"] not in STATUS_RANK:
-        errors["status"] = N_("Status must be open, on_it or resolved.")
+    if values["status"] and values["status"] not in STATUSES:
+        errors["status"] = N_("Status must be open, on_it, resolved or stale.")
     if values["food"] and values["food"] not in FOOD:
         errors["food"] = N_("Food posts must be needs or supplies.")
     if values["when"] and values["when"] not in WHEN:
@@ -221,6 +226,7 @@ def serialize_summary(
             else None
         ),
         "quantities": amounts.get(post.id),
+        "stale": post.stale,
     }
     if staff:
         data["hidden"] = post.hidden
@@ -242,7 +248,12 @@ def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
         query = query.where(Post.category == f.category)
     if f.place:
         query = query.where(fn.lower(Post.place) == f.place.lower())
-    if f.status:
+    if f.status == "stale":
+        query = query.where(Post.stale == True)  # noqa: E712
+    else:
+        # Posts that went quiet wait under "Gone quiet" until someone revives them.
+        query = query.where(Post.stale == False)  # noqa: E712
+    if f.status in STATUS_RANK:
         # status_rank follows status one to one, and leads the board's index.
         query = query.where(Post.status_rank == STATUS_RANK[f.status])
     start, end = _time_range(box, f)
@@ -277,6 +288,8 @@ def list_posts(box: Box, viewer: Actor | None, f: BoardFilters) -> dict:
         "pages": pages,
         "page_size": size,
         "filters": f.as_args(),
+        # Any member may bring a post that went quiet back to the board.
+        "can_revive": viewer is not None,
     }
 
 
@@ -300,6 +313,7 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
         post, members, category_labels(box), staff, other_centres(box), box.origin
     )
     del data["excerpt"]
+    asked = post.asked_ms is not None and not post.hidden
     me = viewer.id if viewer else None
     mine = next((h for h in helpers if h.member == me), None)
     closer = can_close(viewer, post)
@@ -348,6 +362,9 @@ def get_post(box: Box, viewer: Actor | None, post_id: str) -> dict:
             "reopen": closer and post.status == "resolved" and not post.hidden and not post.covered,
             "thank": bool(viewer) and post.author == me and bool(helpers) and not post.hidden,
             "moderate": staff,
+            # The "still needed?" question, to the poster (or staff, for a visitor's post).
+            "still_needed": asked and can_answer(box, viewer, post),
+            "revive": bool(viewer) and post.stale and not post.hidden,
         },
     )
     return data

@@ -90,6 +90,7 @@ def _open_posts(box: Box):
     day = today(box).isoformat()
     return Post.select().where(
         (Post.hidden == False)  # noqa: E712
+        & (Post.stale == False)  # noqa: E712  (gone quiet: off the main board and the hall)
         & (Post.status != "resolved")
         & (Post.needed_by.is_null() | (Post.needed_by >= day))
         # A retired organisation's posts are off the hall's screen too.

@@ -138,6 +138,8 @@ def test_one_post_has_what_its_page_shows(alice, posts):
         "reopen": False,
         "thank": False,
         "moderate": False,
+        "still_needed": False,
+        "revive": False,
     }
 
 

@@ -209,7 +209,7 @@ def test_pagination_links_keep_the_filters(tmp_path, clock):
 @pytest.mark.parametrize(
     "query, message",
     [
-        ("status=bogus", "Status must be open, on_it or resolved."),
+        ("status=bogus", "Status must be open, on_it, resolved or stale."),
         ("type=wish", "Unknown kind of post."),
         ("when=yesterday", "Time must be today, week or month."),
         ("from=2027-02-30", "Please give the date as YYYY-MM-DD."),
@@ -235,7 +235,7 @@ def test_a_bad_filter_keeps_the_other_filters_and_shows_the_error_beside_its_fie
     form = page.one("form", role="search")
     assert form.one("input", name="q").value() == "hospital"
     status_box = form.one("select", name="status").closest("div", class_="field")
-    assert "Status must be open, on_it or resolved." in status_box.text()
+    assert "Status must be open, on_it, resolved or stale." in status_box.text()
 
 
 # --- a post's page ------------------------------------------------------------------------

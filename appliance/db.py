@@ -173,6 +173,7 @@ def _step_6(db: SqliteDatabase) -> None:
     # Governance and privacy: codes of conduct, rules and votes, flags, the moderation
     # log, appeals, the "still needed?" sweep, vouch reviews and erasures.
     db.create_tables(models.GOVERNANCE)
+    db.create_tables([models.ApiToken])  # personal tokens for the JSON API (local only)
     _add_columns(
         db,
         "post",

@@ -590,6 +590,22 @@ class LoginSession(BaseModel):
     expires_ms = IntegerField()
 
 
+class ApiToken(BaseModel):
+    """A personal token a member made for the JSON API (only its hash is kept).
+
+    A token acts as its member for member work only: never as staff (services refuse).
+    """
+
+    id = CharField(primary_key=True)  # public: names the token for revoking
+    member = CharField(index=True)
+    name = CharField()
+    token_hash = CharField(unique=True)
+    created_ms = IntegerField()
+    expires_ms = IntegerField()
+    last_used_ms = IntegerField(null=True)
+    revoked_ms = IntegerField(null=True)
+
+
 class MemberPrivate(BaseModel):
     """Contact details a member chose to leave with this centre's staff."""
 
@@ -676,7 +692,7 @@ PROJECTIONS = [
     *TRAVEL,
     *GOVERNANCE,
 ]
-LOCAL = [Account, LoginSession, MemberPrivate]
+LOCAL = [Account, LoginSession, MemberPrivate, ApiToken]
 SYNC = [Peer, PeerCursor]  # added by schema step 2
 ASSISTED = [AssistedVisitor]  # added by schema step 3
 ALL_MODELS = [StoredRecord, BoxState, Quarantine, *PROJECTIONS, *LOCAL]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -23,6 +23,9 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=box.settings["session_days"] * 86400,
         # The CSRF token lives as long as the login: a form left open on a phone still works.
         WTF_CSRF_TIME_LIMIT=None,
+        # Checked by _check_csrf below, which passes API requests signed with a personal
+        # token (no cookie is involved, so no other site can forge them).
+        WTF_CSRF_CHECK_DEFAULT=False,
         MAX_CONTENT_LENGTH=256 * 1024,
         BABEL_DEFAULT_LOCALE=box.settings["language"],
         BABEL_DEFAULT_TIMEZONE=box.settings["timezone"],
@@ -70,6 +73,12 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     # is signed in.
     accounts.init_app(app)
     csrf.init_app(app)
+
+    @app.before_request
+    def _check_csrf():
+        if app.config["WTF_CSRF_ENABLED"] and not g.get("via_token"):
+            csrf.protect(apply_exemptions=True)
+
     templating.init_app(app)
     errors.init_app(app)
     ratelimits.init_app(app)

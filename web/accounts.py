@@ -6,16 +6,31 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 
 from appliance.errors import InvalidInput
-from appliance.services import accounts
+from appliance.services import accounts, api_tokens
 from web.context import actor, box
 
 bp = Blueprint("accounts", __name__)
 
 
+def bearer_token() -> str | None:
+    """Return the personal token of an API request (Authorization: Bearer ...), or None."""
+    if not request.path.startswith("/api/"):
+        return None  # pages go by the login cookie only
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def init_app(app) -> None:
     @app.before_request
     def _load_actor():
-        g.actor = accounts.actor_for_session(box(), session.get("token"))
+        token = bearer_token()
+        g.via_token = token is not None
+        if token is not None:
+            # A bad token is an error, not a visitor: the tool must hear why (401).
+            g.actor = None
+            g.actor = api_tokens.actor_for_token(box(), token)
+        else:
+            g.actor = accounts.actor_for_session(box(), session.get("token"))
 
 
 def _safe_next(target: str | None) -> str:

@@ -35,6 +35,9 @@ class Actor:
     name: str
     verified: bool
     roles: frozenset[str]
+    # Acting through a personal API token: member work only, never staff work (the
+    # token's roles leave staff and admin out, and require_staff says why).
+    via_token: bool = False
 
     @property
     def is_staff(self) -> bool:

@@ -20,6 +20,10 @@ _ROLE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 def require_staff(actor: Actor | None) -> Actor:
     """Return the actor if they are staff (or admin) here, else raise."""
     require_member(actor)
+    if actor.via_token:
+        raise NotAllowed(
+            N_("A personal token cannot be used for staff work: sign in on the box instead.")
+        )
     if not actor.is_staff:
         raise NotAllowed(N_("Only the centre's staff can do that."))
     return actor

@@ -5,7 +5,7 @@ each centre chooses, per peer, whether to honour that peer's hides, review them,
 ignore them (`moderation.policy.set`, a local record of this box). The choice is read
 from the stored records of this box's own origin, not from a projection, so the result
 does not depend on which entity happened to be refolded first; a service that changes a
-policy refolds the posts the change touches (appliance/services/moderation_policy.py).
+policy refolds the posts the change touches (moderation.set_peer_policy).
 
 Within the hides that count, the later record wins (the agreed order), as before.
 """

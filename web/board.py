@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from appliance.db import database
 from appliance.errors import Conflict, InvalidInput, NotAllowed
 from appliance.services import board, board_queries, centre, moderation, peers
+from appliance.services.conduct import ConductNotAccepted
 from web.context import actor, box
 from web.errors import message_of
 
@@ -84,6 +85,8 @@ def act(post_id: str, action, done: str, anchor: str = ""):
         action()
     except InvalidInput as exc:
         return render_post(post_id, errors=exc.fields, form=request.form, status=400)
+    except ConductNotAccepted:
+        raise  # web/governance.py sends the member to the code of conduct and back
     except (Conflict, NotAllowed) as exc:
         return render_post(post_id, problem=message_of(exc), status=exc.status)
     flash(done)
@@ -156,7 +159,12 @@ def hide(post_id):
     return act(
         post_id,
         lambda: moderation.set_post_hidden(
-            box(), actor(), post_id, hidden, request.form.get("reason", "")
+            box(),
+            actor(),
+            post_id,
+            hidden,
+            request.form.get("reason", ""),
+            request.form.get("rule") or None,
         ),
         _("The post is hidden from everyone but staff.")
         if hidden
@@ -170,13 +178,18 @@ def hide_comment(comment_id):
     post_id = moderation.post_of_comment(comment_id)
     try:
         moderation.set_comment_hidden(
-            box(), actor(), comment_id, hidden, request.form.get("reason", "")
+            box(),
+            actor(),
+            comment_id,
+            hidden,
+            request.form.get("reason", ""),
+            request.form.get("rule") or None,
         )
     except InvalidInput as exc:
         # Every comment has its own reason box: show the problem at this comment's.
         return render_post(
             post_id,
-            errors={"comment_reason": exc.fields["reason"]},
+            errors={"comment_reason": next(iter(exc.fields.values()))},
             form={"comment": comment_id, "comment_reason": request.form.get("reason", "")},
             status=400,
         )

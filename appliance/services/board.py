@@ -79,9 +79,12 @@ def create_post(box: Box, actor: Actor | None, data: dict) -> str:
 
 
 def visible_post(actor: Actor | None, post_id: str) -> Post:
-    """Return a post the actor may see (hidden ones only for staff), or raise NotFound."""
+    """Return a post the actor may see, or raise NotFound: a hidden post only for staff,
+    and for its author, who is told why and may appeal."""
     post = Post.get_or_none(Post.id == post_id)
-    if post is None or (post.hidden and not (actor and actor.is_staff)):
+    if post is None or (
+        post.hidden and not (actor and (actor.is_staff or actor.id == post.author))
+    ):
         raise NotFound(N_("That post does not exist or has been removed."))
     return post
 

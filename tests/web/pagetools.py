@@ -9,7 +9,9 @@ the same field as this input" and "what would this form send".
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -429,3 +431,16 @@ def new_post(browser: Browser, **fields) -> str:
     match = re.fullmatch(r"/posts/([0-9a-f]{64})", urlsplit(response.headers["Location"]).path)
     assert match, response.headers["Location"]
     return match.group(1)
+
+
+def recordmaker():
+    """Return tests/appliance/recordmaker.py (signed records of a made-up peer box), which
+    is on sys.path only when the appliance tests run in the same session."""
+    if "recordmaker" in sys.modules:
+        return sys.modules["recordmaker"]
+    path = Path(__file__).parents[1] / "appliance" / "recordmaker.py"
+    spec = importlib.util.spec_from_file_location("recordmaker", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["recordmaker"] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module

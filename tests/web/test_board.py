@@ -622,11 +622,14 @@ def test_a_hidden_post_is_invisible_to_members_and_visible_to_staff_with_the_rea
     assert "Hidden: Selling, not giving" in page.one("article").text()
     assert record_count(box) == before + 1
 
-    for viewer in (browser, bob, alice):
+    for viewer in (browser, bob):
         gone = viewer.get(f"/posts/{alices_post}", status=404)
         assert problem_of(gone) == "That post does not exist or has been removed."
         assert post_ids(viewer.get("/")) == []
         assert viewer.client.get(f"/api/v1/posts/{alices_post}").status_code == 404
+    # Its author still reaches it, to read why and appeal, but not on the board.
+    assert "Selling, not giving" in alice.get(f"/posts/{alices_post}").text()
+    assert post_ids(alice.get("/")) == []
 
     board_page = staff_client.get("/")
     assert post_ids(board_page) == [alices_post]

@@ -3,9 +3,6 @@ staff publishing a code, proposals and votes, and staff reviewing other centres'
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,6 +16,7 @@ from pagetools import (
     member_id,
     new_post,
     record_count,
+    recordmaker,
 )
 
 from appliance.kinds import RULES
@@ -31,19 +29,6 @@ GATE = "Please read and accept the centre's code of conduct before posting."
 
 def publish(box, text: str = CODE) -> int:
     return conduct.publish_conduct(box, actor(box, ADMIN), text)
-
-
-def recordmaker():
-    """Return tests/appliance/recordmaker.py, which is on sys.path only when the appliance
-    tests run in the same session."""
-    if "recordmaker" in sys.modules:
-        return sys.modules["recordmaker"]
-    path = Path(__file__).parents[1] / "appliance" / "recordmaker.py"
-    spec = importlib.util.spec_from_file_location("recordmaker", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["recordmaker"] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def location(response) -> str:

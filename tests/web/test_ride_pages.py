@@ -3,10 +3,7 @@ the desk), a ride's page at each viewer's level, and cancelling journeys."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +17,7 @@ from pagetools import (
     form_values,
     member_id,
     record_count,
+    recordmaker,
 )
 
 from appliance.models import Ride
@@ -360,19 +358,6 @@ def test_cancelling_twice_or_badly_shows_why(alice, bob, box):
 
 
 # --- caching, another centre's rides, rules from elsewhere --------------------------------
-
-
-def recordmaker():
-    """Return tests/appliance/recordmaker.py (signed records of a made-up peer box), which
-    is on sys.path only when the appliance tests run in the same session."""
-    if "recordmaker" in sys.modules:
-        return sys.modules["recordmaker"]
-    path = Path(__file__).parents[1] / "appliance" / "recordmaker.py"
-    spec = importlib.util.spec_from_file_location("recordmaker", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["recordmaker"] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def neighbour_ride(box, rider: str, rrule: str | None = None) -> str:

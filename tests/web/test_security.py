@@ -7,17 +7,30 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
-from pagetools import ADMIN, PASSWORD, Browser, Page, actor, member_id, new_post, record_count
+from pagetools import (
+    ADMIN,
+    PASSWORD,
+    Browser,
+    Page,
+    actor,
+    member_id,
+    new_post,
+    record_count,
+    recordmaker,
+)
 
 from appliance.models import Item
 from appliance.services import (
     board,
     catalogue,
+    conduct,
     drivers,
     driving,
     food,
     members,
+    moderation,
     orgs,
+    proposals,
     rides,
     shifts,
     travel_lists,
@@ -418,12 +431,176 @@ CASES.update(
 )
 
 
+# --- governance, moderation and personal data (issue 7) ---------------------------------
+
+
+def conduct_published(w: World) -> bool:
+    """Publish a code of conduct (version 1) as the admin."""
+    box = w.admin.client.application.extensions["kith_box"]
+    conduct.publish_conduct(box, actor(box, ADMIN), "Be kind.")
+    return True
+
+
+def open_proposal(w: World) -> str:
+    """Alice's proposal to hide posts after 5 flags, open for votes; return its id."""
+    box = w.alice.client.application.extensions["kith_box"]
+    return proposals.propose(
+        box, actor(box, "Alice"), "Five flags", "Busy board", "rule", rule="flags_to_hide", value=5
+    )
+
+
+def vouched_elsewhere(w: World) -> str:
+    """East Centre (trusted) verified Bob; return Bob's id (East's key is filled in as EAST)."""
+    box = w.admin.client.application.extensions["kith_box"]
+    east = recordmaker().Origin("East Centre", start_ms=box.log.now_ms() - 3_600_000)
+    box.log.append("trust.granted", {"origin": east.origin, "name": "East Centre"})
+    assert box.log.ingest([east.make("member.verified", {}, subject=w.bob_id).line]).ok
+    w.governance = {"EAST": east.origin}
+    return w.bob_id
+
+
+def moderation_setup(w: World) -> dict:
+    """Alice's resolved post hidden by the admin, Bob's flag on her open post, and a
+    paired centre whose hide waits for review here (made once)."""
+    if not hasattr(w, "moderation"):
+        box = w.admin.client.application.extensions["kith_box"]
+        admin = actor(box, ADMIN)
+        moderation.set_post_hidden(box, admin, w.resolved_post, True, "Advert")
+        moderation.flag(box, actor(box, "Bob"), w.open_post, None, "spam")
+        maker = recordmaker()
+        east = maker.Origin("east-centre", start_ms=box.log.now_ms())
+        box.log.append("trust.granted", {"origin": east.origin, "name": "East Centre"})
+        moderation.set_peer_policy(box, admin, east.origin, "review")
+        post = east.make("post.created", maker.post_body("need", "East need"), author="e" * 64)
+        east.tick(60_000)
+        hide = east.make(
+            "post.hidden", {"reason": "Advert", "rule": "spam"}, subject=post.id, author="f" * 64
+        )
+        assert box.log.ingest([post.line, hide.line]).ok
+        w.moderation = {"HIDDEN": w.resolved_post, "PEER_HIDE": hide.id, "PEER": east.origin}
+    return w.moderation
+
+
+def moderation_appeal(w: World) -> str:
+    """Alice's appeal against the hiding of her resolved post (made once); return its id."""
+    setup = moderation_setup(w)
+    if "APPEAL" not in setup:
+        box = w.admin.client.application.extensions["kith_box"]
+        setup["APPEAL"] = moderation.appeal(box, actor(box, "Alice"), setup["HIDDEN"], None, "Real")
+    return setup["APPEAL"]
+
+
+def asked_post(w: World) -> str:
+    """Alice's open post, asked "still needed?" as the sweep asks."""
+    box = w.alice.client.application.extensions["kith_box"]
+    box.log.append("post.stale_check", {}, subject=w.open_post)
+    return w.open_post
+
+
+def quiet_post(w: World) -> str:
+    """Alice's open post, asked and gone quiet."""
+    box = w.alice.client.application.extensions["kith_box"]
+    box.log.append("post.staled", {}, subject=asked_post(w))
+    return w.open_post
+
+
+CASES.update(
+    {
+        "/conduct/accept": (
+            "alice",
+            lambda w: conduct_published(w) and "/conduct/accept",
+            {"version": "1"},
+        ),
+        "/staff/conduct": ("admin", lambda w: "/staff/conduct", {"text": "Forged rules"}),
+        "/proposals/new": (
+            "alice",
+            lambda w: "/proposals/new",
+            {
+                "title": "Forged",
+                "reason": "Why",
+                "change": "rule",
+                "rule": "flags_to_hide",
+                "value": "5",
+            },
+        ),
+        "/proposals/<proposal_id>/vote": (
+            "bob",
+            lambda w: f"/proposals/{open_proposal(w)}/vote",
+            {"choice": "agree", "reason": ""},
+        ),
+        "/staff/members/<member_id>/vouches/review": (
+            "admin",
+            lambda w: f"/staff/members/{vouched_elsewhere(w)}/vouches/review",
+            {"origin": "EAST", "accepted": "1"},
+        ),
+        "/posts/<post_id>/flag": (
+            "bob",
+            lambda w: f"/posts/{w.open_post}/flag",
+            {"flag_reason": "spam", "flag_note": ""},
+        ),
+        "/posts/<post_id>/appeal": (
+            "alice",
+            lambda w: f"/posts/{moderation_setup(w)['HIDDEN']}/appeal",
+            {"appeal": "It is a real need"},
+        ),
+        "/staff/moderation/posts/<post_id>/hide": (
+            "admin",
+            lambda w: f"/staff/moderation/posts/{w.open_post}/hide",
+            {"rule": "spam", "reason": "x"},
+        ),
+        "/staff/moderation/posts/<post_id>/restore": (
+            "admin",
+            lambda w: f"/staff/moderation/posts/{moderation_setup(w)['HIDDEN']}/restore",
+            {"reason": "x"},
+        ),
+        "/staff/moderation/posts/<post_id>/clear": (
+            "admin",
+            lambda w: moderation_setup(w) and f"/staff/moderation/posts/{w.open_post}/clear",
+            {"reason": ""},
+        ),
+        "/staff/moderation/appeals/<appeal_id>": (
+            "admin",
+            lambda w: f"/staff/moderation/appeals/{moderation_appeal(w)}",
+            {"outcome": "upheld", "reason": "x"},
+        ),
+        "/staff/moderation/peer-hides/<hide_id>": (
+            "admin",
+            lambda w: f"/staff/moderation/peer-hides/{moderation_setup(w)['PEER_HIDE']}",
+            {"decision": "accept"},
+        ),
+        "/staff/moderation/peers": (
+            "admin",
+            lambda w: moderation_setup(w) and "/staff/moderation/peers",
+            {"origin": "PEER", "mode": "ignore"},
+        ),
+        "/posts/<post_id>/still-needed": (
+            "alice",
+            lambda w: f"/posts/{asked_post(w)}/still-needed",
+            {"answer": "yes"},
+        ),
+        "/posts/<post_id>/revive": ("bob", lambda w: f"/posts/{quiet_post(w)}/revive", {}),
+        "/account/erase": (
+            "alice",
+            lambda w: "/account/erase",
+            {"mode": "keep", "password": PASSWORD},
+        ),
+        "/staff/members/<member_id>/erase": (
+            "admin",
+            lambda w: f"/staff/members/{w.bob_id}/erase",
+            {"mode": "keep", "confirm": "yes"},
+        ),
+    }
+)
+
+
 def fill(world: World, data: dict) -> dict:
     values = {
         "BOB": world.bob_id,
         "POST": world.open_post,
         "ORG": world.org,
         **getattr(world, "food", {}),
+        **getattr(world, "governance", {}),
+        **getattr(world, "moderation", {}),
     }
     return {k: values.get(v, v) for k, v in data.items()}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from appliance import demo_food, demo_travel
+from appliance import demo_food, demo_governance, demo_travel
 from appliance.box import Box
 from appliance.dates import local_day
 from appliance.democlock import DAY_MS, DemoClock
@@ -37,6 +37,7 @@ PEOPLE = [
     ("Tom Okafor", True, ""),
     ("Grace Liu", False, ""),
     ("Dev Mistry", False, ""),
+    ("Rob Quick", False, ""),
 ]
 
 # author, type, category, place, title, details, needed_by (days from now or None)
@@ -192,6 +193,8 @@ def _fill(box: Box, clock: DemoClock) -> int:
         people[name] = accounts.actor_for(box, member_id)
     members.grant_role(box, staff, people["Priya Shah"].id, "staff")
     people["Priya Shah"] = accounts.actor_for(box, people["Priya Shah"].id)
+    demo_governance.conduct_for_everyone(box, staff, people)
+    demo_governance.propose_quiet_posts(box, people)
 
     clock.step = 10 * 60_000
     # Rides first: each journey must be asked for before it happens, so the ten weeks of
@@ -204,6 +207,7 @@ def _fill(box: Box, clock: DemoClock) -> int:
     clock.jump(clock.real() - BOARD_DAYS * DAY_MS)
     clock.step = max(60_000, min(BOARD_STEP_MS, (today_starts - clock.t) // BOARD_READINGS))
 
+    demo_governance.adopt_and_accept(box, staff, people)
     posts = {}
     today = local_day(box, clock.real())
     for author, kind, category, place, title, details, due in POSTS:
@@ -271,12 +275,14 @@ def _fill(box: Box, clock: DemoClock) -> int:
         people["Grace Liu"].id,
         "Grace sorted forty bags in two hours. Amazing.",
     )
+    posts.update(demo_governance.moderation_history(box, staff, people))
     # Today: what the food banks need now, a surplus that matches, short shifts ahead.
     clock.jump(today_starts)
     clock.step = 10 * 60_000
     made += len(posts) + demo_food.current(box, people, staff, clock)
     # Last: it moves the clock on to just now (a new ride still with its regular driver).
     demo_travel.current(box, people, staff, clock)
+    demo_governance.open_proposal(box, people)
     return made
 
 

@@ -193,7 +193,9 @@ class _Travel:
     # --- set-up ---------------------------------------------------------------------------
 
     def sign_up(self) -> None:
-        from appliance.demo import DEMO_PASSWORD  # here: appliance.demo imports this module
+        # Here: appliance.demo imports this module, and demo_governance the services.
+        from appliance import demo_governance
+        from appliance.demo import DEMO_PASSWORD
 
         for name, contact in NEW_PEOPLE:
             account = Account.get_or_none(Account.login == login_key(name))
@@ -203,6 +205,7 @@ class _Travel:
                 else accounts.sign_up(self.box, name, DEMO_PASSWORD, contact)
             )
             self.people[name] = actor_for(self.box, member_id)
+            demo_governance.accept(self.box, [self.people[name]])
 
     def lists_and_roles(self) -> None:
         for name in PROVIDERS:

@@ -82,6 +82,11 @@ def cmd_demo(args) -> None:
         "Rides: sign in as 'Maria Costa' (coordinator) for /coordinate, 'Kwame Asante' "
         "(minibus driver) for /driving, 'Edna Hughes' (rider) for /rides."
     )
+    print(
+        "Rules: /conduct is the code of conduct, /proposals a vote still open, /moderation "
+        "the public log; two members reported 'Designer handbags half price', so a third "
+        "report (sign up and report it) hides it pending review."
+    )
 
 
 def start_discovery(box: Box, port: int):

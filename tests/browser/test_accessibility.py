@@ -278,3 +278,35 @@ def test_food_staff_org_page(new_page, signed_in, axe_js):
     page.get_by_role("button", name="Find", exact=True).click()
     expect(page.locator(".found li").first).to_be_visible()
     assert_accessible(page, axe_js, f"a food bank's staff page ({device})")
+
+
+# Rules, moderation and personal data (issue 7): each page as who would open it.
+RULES_PAGES = [
+    ("/conduct", "Grace Liu"),
+    ("/proposals", "Grace Liu"),
+    ("/moderation", None),
+    ("/?status=stale", "Grace Liu"),
+    ("/account/data", "Grace Liu"),
+    ("/account/erase", "Grace Liu"),
+    ("/staff/moderation", "Sam Patel"),
+    ("/staff/moderation/peers", "Sam Patel"),
+    ("/staff/conduct", "Sam Patel"),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("path, who", RULES_PAGES, ids=[p for p, _ in RULES_PAGES])
+def test_rules_and_privacy_pages(new_page, signed_in, axe_js, device, path, who):
+    page = open_as(new_page, signed_in, device, who)
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    assert_accessible(page, axe_js, f"{path} ({device})")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_open_proposal_with_its_vote_form(new_page, signed_in, axe_js, device):
+    page = open_as(new_page, signed_in, device, "Grace Liu")
+    page.goto("/proposals")
+    page.locator("main").get_by_role("link", name="after three weeks").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("after three weeks")
+    assert_accessible(page, axe_js, f"open proposal ({device})")

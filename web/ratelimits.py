@@ -58,7 +58,8 @@ MESSAGES = {
     ("flag", "address"): N_("%(num)d flags have been raised from this device in the last hour."),
     ("signup", "address"): N_("%(num)d accounts have been made from this device in the last hour."),
     ("login", "name"): N_(
-        "There have been %(num)d failed log-ins with this name in the last 15 minutes."
+        "There have been %(num)d failed log-ins with this name from this device in the last "
+        "15 minutes."
     ),
     ("login", "address"): N_(
         "There have been %(num)d failed log-ins from this device in the last 15 minutes."
@@ -91,13 +92,15 @@ def _address() -> str | None:
 
 def _keys(action: str) -> dict[str, str]:
     keys = {}
+    address = _address()
     if action == "login":
         name = login_key(request.form.get("name", ""))
         if name:
-            keys["name"] = name
+            # Per name AND address: failed guesses from one device stop there, and nobody
+            # on the wifi can lock a staff member out of their own account.
+            keys["name"] = f"{name} from {address or 'the box'}"
     elif action != "signup" and actor() is not None:
         keys["account"] = actor().id
-    address = _address()
     if address:
         keys["address"] = address
     return keys
@@ -149,7 +152,11 @@ def init_app(app: Flask) -> None:
         taken = g.pop("rate_taken", None)
         if taken is not None:
             action, keys, at_ms = taken
-            failed = response.status_code >= 400
+            # Sent to the code of conduct first (a 303 to /conduct): nothing was posted.
+            failed = response.status_code >= 400 or (
+                response.status_code == 303
+                and (response.location or "").split("?")[0].endswith("/conduct")
+            )
             # A login counts when it fails; everything else when it goes through.
             if failed != (action == "login"):
                 limiter.give_back(action, keys, at_ms)

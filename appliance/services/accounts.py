@@ -72,7 +72,7 @@ def current_roles(box: Box, member_id: str) -> frozenset[str]:
 def actor_for(box: Box, member_id: str) -> Actor | None:
     """Return the Actor for a member id, or None if unknown."""
     member = Member.get_or_none(Member.id == member_id)
-    if member is None:
+    if member is None or member.erased:  # an erased account acts no more, by any way in
         return None
     return Actor(member.id, member.name, member.verified, current_roles(box, member.id))
 

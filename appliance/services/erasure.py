@@ -17,6 +17,7 @@ from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from appliance.kinds import ENTITIES_MAX, ERASE_MODES
 from appliance.models import (
     Account,
+    ApiToken,
     Centre,
     Comment,
     LoginSession,
@@ -180,10 +181,9 @@ def erase_member(box: Box, actor: Actor | None, member_id: str, mode: str = "kee
             subject=member.id,
             author=actor.id,
         )
-        # What never was a record: the password, sessions and contact details.
-        Account.delete().where(Account.member == member.id).execute()
-        LoginSession.delete().where(LoginSession.member == member.id).execute()
-        MemberPrivate.delete().where(MemberPrivate.member == member.id).execute()
+        # What never was a record: the password, sessions, API tokens and contact details.
+        for model in (Account, LoginSession, ApiToken, MemberPrivate):
+            model.delete().where(model.member == member.id).execute()
     erasure.forget_old_pages()
     return rec.id
 

@@ -25,7 +25,7 @@ DAY_MS = 86_400_000
 # The values a vote may give each rule: wide enough for any centre, narrow enough that
 # no vote can switch a safeguard off (one flag hiding everything, posts never checked).
 RULE_BOUNDS = {
-    "flags_to_hide": (1, 50),
+    "flags_to_hide": (2, 50),
     "stale_days": (3, 365),
     "stale_answer_days": (1, 60),
     "vote_days": (1, 60),

@@ -6,10 +6,11 @@ import logging
 import threading
 import time
 
+import pytest
 from boxes import record_count
 
 from appliance import sweeps
-from appliance.errors import N_, NotFound
+from appliance.errors import N_, NotFound, NotSignedIn
 from appliance.models import (
     Account,
     AssistedVisitor,
@@ -43,6 +44,7 @@ def test_a_sweep_with_nothing_due_deletes_nothing_and_writes_no_record(box, alic
     assert retention.sweep(box) == {
         "visitor_details": 0,
         "sessions": 0,
+        "api_tokens": 0,
         "erased_account_rows": 0,
     }
     assert LoginSession.select().count() == 1
@@ -115,7 +117,7 @@ def test_run_all_runs_every_sweep_and_reports_counts(box, alice):
     assert results["errors"] == {}
     assert results["retention"]["sessions"] == 0
     line = sweeps.summary(results)
-    assert "retention: visitor_details 0, sessions 0, erased_account_rows 0" in line
+    assert "retention: visitor_details 0, sessions 0, api_tokens 0, erased_account_rows 0" in line
     assert line.startswith("stale: ")
 
 
@@ -195,3 +197,23 @@ def test_the_sweep_command_prints_one_line_of_counts(box, clock, alice, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("Swept: stale: ")
     assert "sessions 1" in out
+
+
+def test_ended_api_tokens_go_30_days_after_they_end_and_with_an_erasure(box, clock, alice, bob):
+    from appliance.models import ApiToken
+    from appliance.services import api_tokens, erasure
+
+    revoked = api_tokens.create_token(box, alice, "Old script", 30)
+    api_tokens.revoke_token(box, alice, revoked["id"])
+    live = api_tokens.create_token(box, alice, "Phone widget", 365)
+    bobs = api_tokens.create_token(box, bob, "Bob's tool", 365)
+    clock.advance(retention.TOKEN_KEEP_DAYS * DAY_MS - 1000)
+    assert retention.sweep(box)["api_tokens"] == 0  # still listed to Alice for a while
+    clock.advance(2000)
+    assert retention.sweep(box)["api_tokens"] == 1
+    assert {t.id for t in ApiToken.select()} == {live["id"], bobs["id"]}
+
+    erasure.erase_member(box, bob, bob.id, "keep")
+    assert not ApiToken.select().where(ApiToken.member == bob.id).exists()
+    with pytest.raises(NotSignedIn):
+        api_tokens.actor_for_token(box, bobs["token"])

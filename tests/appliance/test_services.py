@@ -267,13 +267,16 @@ def test_hidden_post_is_gone_for_members_and_visible_to_staff(box, post, alice, 
 
     for viewer in (None, alice, bob):
         assert board_queries.list_posts(box, viewer, BoardFilters())["total"] == 0
+    for viewer in (None, bob):
         with pytest.raises(NotFound):
             board_queries.get_post(box, viewer, post)
+    # Its author (Alice) still opens it, to read why and appeal, but cannot act on it.
+    assert board_queries.get_post(box, alice, post)["id"] == post
     with pytest.raises(NotFound):
         board.add_comment(box, bob, post, "hello")
     with pytest.raises(NotFound):
         board.offer_help(box, bob, post, "on_it")
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):
         board.resolve(box, alice, post)
 
     listed = board_queries.list_posts(box, staff, BoardFilters())

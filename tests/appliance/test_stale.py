@@ -221,7 +221,7 @@ def test_a_hidden_post_is_not_answered_or_revived(box, clock, alice, staff):
     post_id = asked(box, clock, alice)
     moderation.set_post_hidden(box, staff, post_id, True, "Not kind")
     count = record_count()
-    with pytest.raises(NotFound):  # the poster no longer sees it
+    with pytest.raises(Conflict):  # the poster sees why it is hidden, but cannot answer
         stale.answer(box, alice, post_id, True)
     assert stale.my_questions(box, alice) == []
     assert record_count() == count

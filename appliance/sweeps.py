@@ -22,6 +22,8 @@ SWEEPS = {
     "stale": ("appliance.services.stale", "sweep"),
     "proposals": ("appliance.services.proposals", "close_due"),
     "retention": ("appliance.services.retention", "sweep"),
+    # Once a day (it skips a day whose dump is written): the signed open-data dump.
+    "open_data": ("appliance.services.open_dump", "daily"),
 }
 HOURLY_S = 3600.0
 FIRST_AFTER_S = 60.0

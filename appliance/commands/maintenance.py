@@ -1,4 +1,4 @@
-"""`kith backup`, `restore`, `doctor` and `sweep`: keeping a box alive for years."""
+"""`kith backup`, `restore`, `doctor`, `sweep` and `dump`: keeping a box alive for years."""
 
 from __future__ import annotations
 
@@ -143,6 +143,44 @@ def cmd_sweep(args) -> None:
     print(f"Swept: {line}")
 
 
+def cmd_dump(args) -> None:
+    from appliance.services import open_dump
+
+    if args.verify:
+        _verify_dump(Path(args.verify))
+        return
+    box = _open(args)
+    path = open_dump.write_dump(box)
+    print(
+        f"Wrote the signed open data dump {path} and its signature {path.with_suffix('.sig').name}."
+    )
+
+
+def _verify_dump(path: Path) -> None:
+    """Check a dump's signature without any box: the key is the one the file names."""
+    import json
+
+    from appliance.services import open_dump
+    from appliance.services.peers import fingerprint
+
+    if not path.is_file():
+        raise CommandError(f"there is no file {path}")
+    if not path.with_suffix(".sig").is_file():
+        raise CommandError(f"there is no signature {path.with_suffix('.sig')} beside {path.name}")
+    if not open_dump.verify_dump(path):
+        raise CommandError(
+            f"the signature does not match {path.name}: it was changed after the box signed "
+            "it, or it is not a Kith open data dump"
+        )
+    doc = json.loads(path.read_bytes())
+    print(
+        f"Good signature: {path.name} is exactly as signed by the box of "
+        f"{doc.get('centre') or 'an unnamed centre'}, key {doc['origin']} "
+        f"(fingerprint {fingerprint(doc['origin'])})."
+    )
+    print("Check that this key is the one the centre shows on its open data page.")
+
+
 def register(sub, data) -> None:
     """Add this module's subcommands to the `kith` parser."""
     p = sub.add_parser("backup", parents=[data], help="write a backup of the box (key included)")
@@ -177,3 +215,15 @@ def register(sub, data) -> None:
         help="run the sweeps now: still-needed checks, closing votes, retention",
     )
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "dump",
+        parents=[data],
+        help="write today's signed open data dump now (the sweeps write it daily)",
+    )
+    p.add_argument(
+        "--verify",
+        metavar="FILE",
+        help="check a dump's signature (the .sig beside it) instead; needs no box",
+    )
+    p.set_defaults(func=cmd_dump)

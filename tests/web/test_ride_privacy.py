@@ -36,7 +36,9 @@ from appliance.services import (
     drivers,
     driving,
     food_charts,
+    hsds,
     members,
+    open_dump,
     orgs,
     ride_calendar,
     rides,
@@ -44,6 +46,7 @@ from appliance.services import (
     travel_insight,
 )
 from appliance.services.food_export_columns import DATASETS
+from appliance.services.open_data_columns import DATASETS as OPEN_DATASETS
 from web import create_app
 
 # The web tests' clock: Wednesday 2027-03-17 12:00 UTC. The ride starts next Tuesday.
@@ -141,6 +144,36 @@ NO_RIDE_PARAM = {
     "/moderation",
     "/new",
     "/new/form",
+    "/open",
+    "/open/as/centre",
+    "/open/as/comments/<comment_id>",
+    "/open/as/moderation",
+    "/open/as/posts",
+    "/open/as/posts/<post_id>",
+    "/open/as/posts/<post_id>/replies",
+    "/open/data",
+    "/open/data/<dataset>.csv",
+    "/open/data/<dataset>.json",
+    "/open/data/columns.json",
+    "/open/data/dumps",
+    "/open/data/dumps/<name>.json",
+    "/open/data/dumps/<name>.sig",
+    "/open/hsds/organizations",
+    "/open/hsds/organizations/<org_id>",
+    "/open/hsds/services",
+    "/open/hsds/services/<service_id>",
+    "/open311/",
+    "/open311/<path:rest>",
+    "/open311/v2/discovery.json",
+    "/open311/v2/discovery.xml",
+    "/open311/v2/requests.json",
+    "/open311/v2/requests.xml",
+    "/open311/v2/requests/<post_id>.json",
+    "/open311/v2/requests/<post_id>.xml",
+    "/open311/v2/services.json",
+    "/open311/v2/services.xml",
+    "/open311/v2/services/<service_code>.json",
+    "/open311/v2/services/<service_code>.xml",
     "/posts/<post_id>",
     "/posts/<post_id>/appeal",
     "/proposals",
@@ -187,9 +220,22 @@ EXTRA = (
     "/kiosk/state?since=0",
     "/coordinate?days=366",
     "/travel/insight?weeks=52",
+    "/open311/v2/requests.json?service_code=travel",
+    "/open311/v2/requests.xml?start_date=2027-01-01&end_date=2027-03-31",
 )
 # Public surfaces: no ride, whoever asks (staff too).
-PUBLIC = ("/api/", "/kiosk", "/food", "/thanks", "/posts/", "/login", "/signup", "/new")
+PUBLIC = (
+    "/api/",
+    "/open311/",
+    "/open/",
+    "/kiosk",
+    "/food",
+    "/thanks",
+    "/posts/",
+    "/login",
+    "/signup",
+    "/new",
+)
 
 
 @dataclass
@@ -272,6 +318,10 @@ FILLERS = {
     "dataset": lambda w, role: sorted(DATASETS),
     "version": lambda w, role: [1],
     "proposal_id": lambda w, role: [w.ride],
+    "comment_id": lambda w, role: [w.ride],
+    "service_code": lambda w, role: ["local-fix", w.ride],
+    "rest": lambda w, role: [f"v2/requests/{w.ride}", f"v2/rides/{w.ride}.xml"],
+    "service_id": lambda w, role: [hsds.hsds_id("service", f"{w.org}/posts"), w.ride],
 }
 
 
@@ -288,6 +338,22 @@ def _feed_urls(w: World, role: str, prefix: str, token_of) -> list[str]:
 # Endpoint -> its URLs, where parameters go together (a feed's member and token) or
 # depend on the route (chart names).
 CUSTOM = {
+    "open_formats.hsds_organization": lambda w, role: [
+        f"/open/hsds/organizations/{hsds.hsds_id('organization', w.org)}",
+        f"/open/hsds/organizations/{w.ride}",
+    ],
+    "open_data.download_csv": lambda w, role: [
+        f"/open/data/{d}.csv" for d in sorted(OPEN_DATASETS)
+    ],
+    "open_data.download_json": lambda w, role: [
+        f"/open/data/{d}.json" for d in sorted(OPEN_DATASETS)
+    ],
+    "open_data.dump_json": lambda w, role: [
+        f"/open/data/dumps/{open_dump.write_dump(w.box).stem}.json"
+    ],
+    "open_data.dump_sig": lambda w, role: [
+        f"/open/data/dumps/{open_dump.write_dump(w.box).stem}.sig"
+    ],
     "driving.calendar": lambda w, role: _feed_urls(
         w, role, "/driving/calendar", ride_calendar.calendar_token
     ),

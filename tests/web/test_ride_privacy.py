@@ -43,6 +43,7 @@ from appliance.services import (
     ride_calendar,
     rides,
     shifts,
+    should_insight,
     travel_insight,
 )
 from appliance.services.food_export_columns import DATASETS
@@ -136,6 +137,10 @@ NO_RIDE_PARAM = {
     "/food/supplies/new",
     "/food/trends",
     "/food/trends/<chart>.svg",
+    "/insight",
+    "/insight/should",
+    "/insight/should/<chart>.svg",
+    "/insight/should/<table>.csv",
     "/kiosk",
     "/kiosk/qr.svg",
     "/kiosk/state",
@@ -338,6 +343,14 @@ def _feed_urls(w: World, role: str, prefix: str, token_of) -> list[str]:
 # Endpoint -> its URLs, where parameters go together (a feed's member and token) or
 # depend on the route (chart names).
 CUSTOM = {
+    "should_insight.chart_svg": lambda w, role: (
+        [f"/insight/should/{c}.svg" for c in should_insight.CHARTS]
+        + ["/insight/should/categories.svg?scope=all"]
+    ),
+    "should_insight.table_csv": lambda w, role: (
+        [f"/insight/should/{t}.csv" for t in should_insight.TABLES]
+        + ["/insight/should/unresolved.csv?scope=all"]
+    ),
     "open_formats.hsds_organization": lambda w, role: [
         f"/open/hsds/organizations/{hsds.hsds_id('organization', w.org)}",
         f"/open/hsds/organizations/{w.ride}",

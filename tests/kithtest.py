@@ -175,8 +175,8 @@ def serving(
 
     The server's first line must be "Kith is serving NAME on URL" with URL on 127.0.0.1,
     within `timeout` seconds. Its stderr goes to the file `log`; `env` (default: this
-    process's environment, without the hourly sweeps) is its environment. The server is always stopped, whatever
-    happens at start-up or in the block.
+    process's environment, without the hourly sweeps) is its environment. The server is
+    always stopped, whatever happens at start-up or in the block.
     """
     command = [KITH, *args, "serve", "--host", "127.0.0.1", "--port", str(port)]
     env = NO_SWEEPS if env is None else env

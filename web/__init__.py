@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -44,6 +44,9 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
     from web import (
         accounts,
         api,
+        api_community,
+        api_food,
+        api_travel,
         assisted,
         board,
         coordinating,
@@ -57,14 +60,19 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         health,
         kiosk,
         moderation,
+        open311,
+        open_data,
+        open_formats,
         posting,
         privacy,
         ratelimits,
         rides,
         shifts,
+        should_insight,
         staff,
         stale,
         templating,
+        tokens,
         travel_insight,
         travel_staff,
     )
@@ -76,7 +84,10 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def _check_csrf():
-        if app.config["WTF_CSRF_ENABLED"] and not g.get("via_token"):
+        # A visitor's API request carries no login, so CSRF protects nothing there:
+        # let it through to be told to sign in (401) rather than about a form.
+        visitor_api = request.path.startswith("/api/") and g.get("actor") is None
+        if app.config["WTF_CSRF_ENABLED"] and not g.get("via_token") and not visitor_api:
             csrf.protect(apply_exemptions=True)
 
     templating.init_app(app)
@@ -96,4 +107,15 @@ def create_app(box: Box, test_config: dict | None = None) -> Flask:
         app.register_blueprint(travel_area.bp)
     for governance_area in (governance, moderation, stale, privacy):
         app.register_blueprint(governance_area.bp)
+    for open_area in (
+        api_food,
+        api_travel,
+        api_community,
+        tokens,
+        open311,
+        open_formats,
+        open_data,
+        should_insight,
+    ):
+        app.register_blueprint(open_area.bp)
     return app

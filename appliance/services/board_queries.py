@@ -29,6 +29,7 @@ from appliance.services.centre import category_labels
 from appliance.services.stale import can_answer
 
 WHEN = ("today", "week", "month")
+PAGE_MAX = 100_000  # web/openapi/base.yaml Page.maximum: a page past it is a typo, not a page
 # Food posts: an organisation's needs (type need) or supplies (type offer).
 FOOD = {"needs": "need", "supplies": "offer"}
 # The status filter: a post's status, or "stale" for the posts that went quiet.
@@ -91,7 +92,7 @@ def read_filters(args: Mapping[str, str]) -> tuple[BoardFilters, dict[str, str]]
         errors["q"] = N_("Please search with fewer words.")
     try:
         page = int(get("page") or 1)
-        if page < 1:
+        if not 1 <= page <= PAGE_MAX:
             raise ValueError
     except ValueError:
         errors["page"] = N_("Page must be a positive number.")

@@ -3,13 +3,10 @@ address, login by name, the JSON answer under /api/, and nothing written when re
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from apitools import ApiClient, token_for
 from pagetools import ADMIN, PHONE, POST_DEFAULTS, Browser, Page, actor, new_post, record_count
 
 from appliance.services import board
-from web import csrf
-from web.context import actor as signed_in
-from web.context import box as served_box
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -219,19 +216,14 @@ def test_flags_are_limited(box, alice, bob):
 
 
 def test_the_api_answers_json(app, box, new_browser):
-    # The JSON API's posting endpoint, by the name web/ratelimits.py maps, over the
-    # same service as the form.
-    def create_post():
-        post_id = board.create_post(served_box(), signed_in(), request.get_json())
-        return jsonify({"id": post_id}), 201
-
-    app.add_url_rule("/api/v1/posts", "api.create_post", csrf.exempt(create_post), methods=["POST"])
-    alice = new_browser("Alice")
+    new_browser("Alice")
+    api = ApiClient(app.test_client(), token_for(box, "Alice"))
     for n in range(10):
-        response = alice.client.post("/api/v1/posts", json={**POST_DEFAULTS, "title": f"P{n}"})
-        assert response.status_code == 201
+        assert (
+            api.post("/api/v1/posts", json={**POST_DEFAULTS, "title": f"P{n}"}).status_code == 201
+        )
     count = record_count(box)
-    response = alice.client.post("/api/v1/posts", json=POST_DEFAULTS)
+    response = api.post("/api/v1/posts", json=POST_DEFAULTS)
     assert response.status_code == 429
     assert response.get_json() == {
         "error": "You have posted 10 times in the last hour. Please try again in 60 minutes."

@@ -16,8 +16,9 @@ Who may see what (appliance/services/ride_access.py): the rider, coordinators, s
 and the driver who took the ride see everything; a suitable driver sees the areas and
 the time, never the addresses, notes, needs or the rider's name, until she takes it;
 everyone else sees nothing of it, not even that it exists. The public surfaces (the
-board, search, the API, the kiosk, the food pages and exports) never show a ride, to
-anyone. Travel insight (/travel/insight) is for coordinators and staff and names nobody.
+board, search, the public API, Open311, the open formats, the kiosk, the food pages and
+exports) never show a ride, to anyone. Travel insight (/travel/insight) is for
+coordinators and staff and names nobody.
 """
 
 from __future__ import annotations
@@ -112,8 +113,24 @@ NO_RIDE_PARAM = {
     "/account/data.json",
     "/account/erase",
     "/account/goodbye",
+    "/account/tokens",
+    "/api",
+    "/api/v1/centre",
+    "/api/v1/conduct",
+    "/api/v1/coordinate",
+    "/api/v1/driving",
+    "/api/v1/me",
+    "/api/v1/me/tokens",
+    "/api/v1/moderation/log",
+    "/api/v1/moderation/queue",
+    "/api/v1/openapi.json",
     "/api/v1/posts",
     "/api/v1/posts/<post_id>",
+    "/api/v1/posts/<post_id>/appeal",
+    "/api/v1/proposals",
+    "/api/v1/proposals/<proposal_id>",
+    "/api/v1/rides",
+    "/api/v1/sync/status",
     "/api/v1/thanks",
     "/conduct",
     "/conduct/<int:version>",
@@ -241,6 +258,9 @@ PUBLIC = (
     "/signup",
     "/new",
 )
+# The travel API answers as the travel pages do (ride_access decides), so it is no
+# public surface: each person sees there what their level allows, as on /rides.
+TRAVEL_API = ("/api/v1/rides", "/api/v1/driving", "/api/v1/coordinate")
 
 
 @dataclass
@@ -444,7 +464,7 @@ def forbidden(w: World, role: str, url: str) -> tuple[str, ...]:
     everything = (*details, RIDER, *AREAS, w.ride)
     path = urlsplit(url).path
     seen = level(role, w.taken)
-    if path == "/" or path.startswith(PUBLIC):
+    if path == "/" or (path.startswith(PUBLIC) and not path.startswith(TRAVEL_API)):
         found = everything  # never a ride on the board, the API, the kiosk or food pages
     elif path.startswith("/travel/insight"):
         # Figures only, whoever looks (its table lists every access need of the centre).

@@ -19,8 +19,9 @@ from pagetools import (
     recordmaker,
 )
 
-from appliance.models import Item
+from appliance.models import ApiToken, Item
 from appliance.services import (
+    api_tokens,
     board,
     catalogue,
     conduct,
@@ -504,8 +505,24 @@ def quiet_post(w: World) -> str:
     return w.open_post
 
 
+def alice_token(w: World) -> str:
+    """A personal API token of Alice's; return its id."""
+    box = w.alice.client.application.extensions["kith_box"]
+    return api_tokens.create_token(box, actor(box, "Alice"), "Script", 90)["id"]
+
+
 CASES.update(
     {
+        "/account/tokens": (
+            "alice",
+            lambda w: "/account/tokens",
+            {"name": "Forged tool", "days": "90"},
+        ),
+        "/account/tokens/<token_id>/revoke": (
+            "alice",
+            lambda w: f"/account/tokens/{alice_token(w)}/revoke",
+            {},
+        ),
         "/conduct/accept": (
             "alice",
             lambda w: conduct_published(w) and "/conduct/accept",
@@ -622,7 +639,13 @@ TOKEN_ONLY = {
 
 
 def test_every_post_route_is_covered(app):
-    post_rules = {r.rule for r in app.url_map.iter_rules() if "POST" in r.methods}
+    # JSON API routes (/api/) are covered for every area at once by
+    # tests/web/test_api_board.py::test_every_api_post_signed_by_cookie_needs_the_csrf_header.
+    post_rules = {
+        r.rule
+        for r in app.url_map.iter_rules()
+        if "POST" in r.methods and not r.rule.startswith("/api/")
+    }
     assert post_rules == set(CASES) | TOKEN_ONLY, "a new POST route needs a CSRF case here"
 
 
@@ -643,13 +666,19 @@ def test_a_post_without_a_csrf_token_is_refused_and_changes_nothing(world, box, 
 
     # The same request with the page's token goes through: the refusal was the token.
     response = b.post(url, data, via="/signup" if who == "visitor" else "/me")
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    # A new API token is shown once, on the answer itself (201), never behind a redirect.
+    expected = 201 if rule == "/account/tokens" else 302
+    assert response.status_code == expected, response.get_data(as_text=True)[:2000]
     if rule == "/login":
         assert signed_in(b)
     elif rule == "/logout":
         assert not signed_in(b)
     elif rule == "/staff/assisted/<post_id>/forget":  # local details only, never a record
         assert "07700" not in b.get("/staff/assisted").html
+    elif rule.startswith("/account/tokens"):  # tokens are local rows, never records
+        made = ApiToken.revoked_ms.is_null(False) if rule.endswith("revoke") else None
+        made = made if made is not None else ApiToken.name == "Forged tool"
+        assert ApiToken.select().where(made).count() == 1
     else:
         assert record_count(box) > before
 

@@ -22,58 +22,120 @@ from appliance.records import Record, is_stub, make_stub
 
 KIND = "member.erased"
 STAFF_ROLES = ("staff", "admin")
-# Never redacted: erasures themselves, and role records, which hold no personal data (a
-# role name and an expiry) and decide whether an erasure by staff is valid, so a box
-# that meets the chain later can still tell (even after that staff member is erased).
-KEPT_KINDS = frozenset({KIND, "role.granted", "role.revoked"})
+ROLE_KINDS = ("role.granted", "role.revoked")
+# Never redacted, whatever an erasure names: erasures themselves; role records, which
+# hold no personal data (a role name and an expiry) and decide whether an erasure by
+# staff is valid, so a box that meets the chain later can still tell (even after that
+# staff member is erased); and a box's trust and centre records, which no erasure may
+# touch (a peer naming them would make a box unpair itself).
+KEPT_PREFIXES = ("role.", "trust.", "centre.")
+# The entities an erasure of m removes whole (its `entities`): rides whose rider is m and,
+# with mode remove, the posts, shifts and proposals m created at their home box.
+RIDE_ROOT = "ride.requested"
+REMOVED_ROOTS = frozenset({"post.created", "shift.created", "proposal.made"})
 REFUSED = "redacted record without a valid erasure that covers it"
+
+
+def kept(kind: str) -> bool:
+    """Return True for the kinds no erasure ever redacts."""
+    return kind == KIND or kind.startswith(KEPT_PREFIXES)
 
 
 @dataclass(frozen=True)
 class Cover:
-    """One honoured erasure: what it redacts."""
+    """One honoured erasure: whom it erases, from which home box, and what it names."""
 
     id: str
     member: str
+    origin: str  # the member's home box, which wrote the erasure
     mode: str
     entities: frozenset[str]
-
-    def covers(self, fields: dict, record_id: str) -> bool:
-        """Return True if this erasure redacts a record (stub or full) with these fields."""
-        if fields["kind"] in KEPT_KINDS:
-            return False
-        aggregate = aggregate_of(fields, record_id)
-        return (
-            aggregate == self.member
-            or aggregate in self.entities
-            or (self.mode == "remove" and fields["author"] == self.member)
-        )
 
 
 @dataclass
 class Covers:
-    """Every erasure a box honours, indexed for the question "does one cover this?"."""
+    """Every erasure a box honours, indexed for the question "does one cover this?".
+
+    What an erasure covers depends on records the box holds (the creating records of
+    the entities it names, the member's `member.joined`), read once per `apply`.
+    """
 
     by_id: dict[str, Cover] = field(default_factory=dict)
-    by_aggregate: dict[str, Cover] = field(default_factory=dict)
-    by_author: dict[str, Cover] = field(default_factory=dict)
+    by_member: dict[str, Cover] = field(default_factory=dict)
+    by_entity: dict[str, list[Cover]] = field(default_factory=dict)
+    _held: dict[str, dict | None] = field(default_factory=dict)
 
     def add(self, cover: Cover) -> None:
         self.by_id[cover.id] = cover
-        self.by_aggregate.setdefault(cover.member, cover)
+        self.by_member.setdefault(cover.member, cover)
         for entity in cover.entities:
-            self.by_aggregate.setdefault(entity, cover)
-        if cover.mode == "remove":
-            self.by_author.setdefault(cover.member, cover)
+            self.by_entity.setdefault(entity, []).append(cover)
+
+    def held(self, record_id: str) -> dict | None:
+        """Return the fields of a stored record (in full or as its stub), or None."""
+        if record_id not in self._held:
+            row = database.execute_sql(
+                "SELECT raw FROM stored_record WHERE id = ?", (record_id,)
+            ).fetchone()
+            self._held[record_id] = json.loads(bytes(row[0])) if row else None
+        return self._held[record_id]
+
+    def takes(self, cover: Cover, entity: str) -> bool | None:
+        """Return whether an erasure removes an entity it names: judged on the entity's
+        creating record as held (a stub's fields where the full record is gone), or None
+        while that record has not arrived (it is judged when it does)."""
+        root = self.held(entity)
+        if root is None:
+            return None
+        kind = root["kind"]
+        if kind == RIDE_ROOT:
+            body = root.get("body")
+            return body is None or body.get("rider") == cover.member  # a stub's rider is gone
+        return (
+            cover.mode == "remove"
+            and kind in REMOVED_ROOTS
+            and root["author"] == cover.member
+            and root["origin"] == cover.origin
+        )
+
+    def stands(self, cover: Cover) -> bool:
+        """Return False once a verified `member.joined` of the member from another box
+        has replaced the stub the erasure was judged on (section 8.3): it covers no more."""
+        root = self.held(cover.member)
+        return root is None or (root["kind"] == "member.joined" and root["origin"] == cover.origin)
+
+    def covers(self, cover: Cover, fields: dict, record_id: str, *, stub: bool = False) -> bool:
+        """Return True if an honoured erasure redacts a record (stub or full) with these
+        fields. A stub of an entity whose creating record has not arrived is let in
+        (a verified record that arrives later replaces it); a full record waits."""
+        if kept(fields["kind"]) or not self.stands(cover):
+            return False
+        aggregate = aggregate_of(fields, record_id)
+        if aggregate == cover.member:
+            return True
+        if (
+            cover.mode == "remove"
+            and fields["author"] == cover.member
+            and fields["origin"] == cover.origin  # a member writes only at their home box
+        ):
+            return True
+        if aggregate in cover.entities:
+            taken = self.takes(cover, aggregate)
+            return taken is True or (stub and taken is None)
+        return False
 
     def covering(self, fields: dict, record_id: str) -> Cover | None:
-        """Return an erasure covering a record, or None."""
-        if not self.by_id or fields["kind"] in KEPT_KINDS:
+        """Return an honoured erasure covering a full record, or None."""
+        if not self.by_id or kept(fields["kind"]):
             return None
-        cover = self.by_aggregate.get(aggregate_of(fields, record_id))
-        if cover is None and fields["author"] is not None:
-            cover = self.by_author.get(fields["author"])
-        return cover
+        aggregate = aggregate_of(fields, record_id)
+        candidates = [self.by_member.get(aggregate), *self.by_entity.get(aggregate, ())]
+        if fields["author"] is not None:
+            candidates.append(self.by_member.get(fields["author"]))
+        for cover in candidates:
+            if cover is not None and self.covers(cover, fields, record_id):
+                return cover
+        return None
 
 
 @dataclass
@@ -87,7 +149,7 @@ class Outcome:
 
 
 def _cover_of(row: Erasure) -> Cover:
-    return Cover(row.id, row.member, row.mode, frozenset(json.loads(row.entities)))
+    return Cover(row.id, row.member, row.origin, row.mode, frozenset(json.loads(row.entities)))
 
 
 def honoured() -> Covers:
@@ -154,33 +216,62 @@ def validity(fields: dict) -> bool | None:
 # --- applying ----------------------------------------------------------------------------
 
 
-def _pending(joined: list[str]) -> list[Record]:
-    """Return stored erasures of members whose `member.joined` just arrived."""
+def _records(sql: str, params) -> list[Record]:
     found = []
-    for chunk in chunks(joined):
-        cursor = database.execute_sql(
-            f"SELECT id, raw FROM stored_record WHERE aggregate IN ({marks(chunk)}) AND kind = ?",
-            (*chunk, KIND),
-        )
-        for record_id, raw in cursor:
-            raw = bytes(raw)
-            found.append(Record(id=record_id, raw=raw, fields=json.loads(raw)))
+    for record_id, raw in database.execute_sql(sql, params).fetchall():
+        raw = bytes(raw)
+        found.append(Record(id=record_id, raw=raw, fields=json.loads(raw)))
     return found
 
 
-def _redact_stored(cover: Cover, outcome: Outcome) -> None:
-    """Replace the raw bytes of every stored record the erasure covers by its stub."""
+def _pending(fresh: list[Record]) -> list[Record]:
+    """Return stored erasures not honoured yet that records just stored may make valid:
+    those of members whose `member.joined` arrived, and those of an origin whose role
+    records arrived (a staff member's grant may come after their erasure: 8.1)."""
+    found = []
+    joined = [r.id for r in fresh if r.fields["kind"] == "member.joined"]
+    for chunk in chunks(joined):
+        found += _records(
+            f"SELECT id, raw FROM stored_record WHERE aggregate IN ({marks(chunk)}) AND kind = ?",
+            (*chunk, KIND),
+        )
+    # Only an erasure after a role record in its origin's chain can depend on it.
+    roles: dict[str, int] = {}
+    for rec in fresh:
+        if rec.fields["kind"] in ROLE_KINDS:
+            origin, seq = rec.fields["origin"], rec.fields["seq"]
+            roles[origin] = min(seq, roles.get(origin, seq))
+    for origin, seq in roles.items():
+        found += _records(
+            "SELECT id, raw FROM stored_record WHERE origin = ? AND seq > ? AND kind = ? "
+            "AND id NOT IN (SELECT id FROM erasure)",
+            (origin, seq, KIND),
+        )
+    return found
+
+
+def _redact_stored(
+    cover: Cover, covers: Covers, outcome: Outcome, aggregates: list[str] | None = None
+) -> None:
+    """Replace the raw bytes of every stored record the erasure covers by its stub: all
+    of them, or only those feeding `aggregates` (an entity whose creating record arrived)."""
     queries = []
-    ids = [cover.member, *cover.entities]
+    ids = [cover.member, *cover.entities] if aggregates is None else aggregates
     for chunk in chunks(ids):
         queries.append(
             (f"SELECT id, raw FROM stored_record WHERE aggregate IN ({marks(chunk)})", chunk)
         )
-    if cover.mode == "remove":
+    if cover.mode == "remove" and aggregates is None:
         # Canonical JSON has no spaces, so the author field is this exact text (each match
-        # is parsed to be sure); there is no author column to ask.
+        # is parsed to be sure); there is no author column to ask. Only the home box's
+        # records count, so only its part of the log is searched.
         needle = f'"author":"{cover.member}"'.encode()
-        queries.append(("SELECT id, raw FROM stored_record WHERE instr(raw, ?) > 0", (needle,)))
+        queries.append(
+            (
+                "SELECT id, raw FROM stored_record WHERE origin = ? AND instr(raw, ?) > 0",
+                (cover.origin, needle),
+            )
+        )
     stubs: dict[str, bytes] = {}
     for sql, params in queries:
         for record_id, raw in database.execute_sql(sql, params).fetchall():
@@ -188,7 +279,7 @@ def _redact_stored(cover: Cover, outcome: Outcome) -> None:
                 continue
             raw = bytes(raw)
             fields = json.loads(raw)
-            if is_stub(fields) or not cover.covers(fields, record_id):
+            if is_stub(fields) or not covers.covers(cover, fields, record_id):
                 continue
             stub = make_stub(Record(id=record_id, raw=raw, fields=fields), cover.id)
             stubs[record_id] = stub.raw
@@ -207,7 +298,13 @@ def _honour(rec: Record, outcome: Outcome) -> Cover:
         entities=json.dumps(body["entities"]),
         at_ms=rec.fields["hlc"][0],
     ).execute()
-    cover = Cover(rec.id, rec.fields["subject"], body["mode"], frozenset(body["entities"]))
+    cover = Cover(
+        rec.id,
+        rec.fields["subject"],
+        rec.fields["origin"],
+        body["mode"],
+        frozenset(body["entities"]),
+    )
     outcome.erasures.append(rec.id)
     outcome.aggregates.update((cover.member, *cover.entities))
     return cover
@@ -225,25 +322,31 @@ def apply(fresh: Iterable[Record]) -> Outcome:
     fresh = list(fresh)
     outcome = Outcome()
     erasures = [r for r in fresh if r.fields["kind"] == KIND and "body" in r.fields]
-    joined = [r.id for r in fresh if r.fields["kind"] == "member.joined"]
-    if joined:
-        seen = {r.id for r in erasures}
-        erasures += [r for r in _pending(joined) if r.id not in seen]
+    seen = {r.id for r in erasures}
+    for rec in _pending(fresh):
+        if rec.id not in seen:
+            seen.add(rec.id)
+            erasures.append(rec)
     stubs = [r for r in fresh if is_stub(r.fields)]
     if not erasures and not stubs and not count():
         return outcome  # the usual case: nothing to do, one cheap query
     covers = honoured()
-    erased = set(row[0] for row in database.execute_sql("SELECT member FROM erasure").fetchall())
     erasures.sort(key=lambda r: r.hlc_key)
     for rec in erasures:
+        if "body" not in rec.fields:
+            continue
         member = rec.fields["subject"]
-        if member in erased or rec.id in covers.by_id:
+        if member in covers.by_member or rec.id in covers.by_id:
             continue  # a member is erased once: the first valid erasure holds
         if validity(rec.fields) is True:
             cover = _honour(rec, outcome)
             covers.add(cover)
-            erased.add(member)
-            _redact_stored(cover, outcome)
+            _redact_stored(cover, covers, outcome)
+    # Entities named by an honoured erasure whose creating record just arrived: judged now.
+    for rec in fresh:
+        for cover in covers.by_entity.get(rec.id, ()):
+            if covers.takes(cover, rec.id):
+                _redact_stored(cover, covers, outcome, [rec.id])
     # Full records covered by an erasure honoured before they arrived.
     late = {}
     for rec in fresh:
@@ -257,7 +360,7 @@ def apply(fresh: Iterable[Record]) -> Outcome:
     outcome.redacted.update(late)
     for stub in stubs:
         cover = covers.by_id.get(stub.fields["redacted"]["erasure"])
-        if cover is None or not cover.covers(stub.fields, stub.id):
+        if cover is None or not covers.covers(cover, stub.fields, stub.id, stub=True):
             outcome.refused.append(stub.id)
     return outcome
 
@@ -275,7 +378,7 @@ def purge_search_index() -> None:
 def covered_stub(fields: dict, record_id: str) -> bool:
     """Return True if a stored stub is covered by the erasure it names (for verify)."""
     row = Erasure.get_or_none(Erasure.id == fields["redacted"]["erasure"])
-    return row is not None and _cover_of(row).covers(fields, record_id)
+    return row is not None and Covers().covers(_cover_of(row), fields, record_id, stub=True)
 
 
 def forget_old_pages() -> None:

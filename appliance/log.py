@@ -7,6 +7,7 @@ made it.
 
 from __future__ import annotations
 
+import json
 import time
 import unicodedata
 from collections import OrderedDict
@@ -123,6 +124,17 @@ _INSERT_STORED = (
     f"INSERT INTO stored_record ({', '.join(STORED_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(STORED_COLUMNS))})"
 )
+
+
+# Whether a stored row is a redacted stub, without parsing every row: only a stub's raw
+# bytes hold this text outside a string (a quote inside a string is escaped), and those
+# are parsed to be sure.
+STUB_MARK = b'"redacted":{"erasure":'
+_STUB_RAW = "CASE WHEN instr(raw, ?) > 0 THEN raw END"
+
+
+def _is_stub_raw(raw: bytes | None) -> bool:
+    return raw is not None and is_stub(json.loads(bytes(raw)))
 
 
 def _row(rec: Record) -> tuple:
@@ -495,12 +507,23 @@ class Log:
         stored = self._stored_ids([r.id for r in batch])
         places = self._stored_places(batch)
         fresh: dict[str, Record] = {}
+        gone: dict[str, str] = {}  # stored stubs a verified record displaced: id -> aggregate
         for rec in batch:
-            if rec.id in stored or rec.id in fresh:
+            stub = is_stub(rec.fields)
+            if rec.id in fresh or rec.id in stored:
+                held_stub = is_stub(fresh[rec.id].fields) if rec.id in fresh else stored[rec.id]
+                if stub or not held_stub:
+                    result.duplicates += 1
+                    continue
+                # Held only as a stub, which proves nothing: the verified record takes its
+                # place and is judged afresh (section 8.3).
+                self._give_way(rec.id, places, fresh, gone)
+                stored.pop(rec.id, None)
+            if not self._check_chain(rec, places, fresh, gone):
+                # A stub that contradicts what is held is passed over, like a duplicate.
                 result.duplicates += 1
                 continue
-            self._check_chain(rec, places)
-            places[(rec.fields["origin"], rec.fields["seq"])] = (rec.id, rec.fields["prev"])
+            places[(rec.fields["origin"], rec.fields["seq"])] = (rec.id, rec.fields["prev"], stub)
             fresh[rec.id] = rec
         if fresh:
             # Raw executemany: building a peewee insert of hundreds of rows costs more
@@ -511,11 +534,12 @@ class Log:
             newest = max(rec.fields["hlc"] for rec in fresh.values())
             own = [r for r in fresh.values() if r.fields["origin"] == self.origin]
             self._observe(newest, own)
+        self._forget_recent(gone)
         outcome = erasure.apply(fresh.values())
         if outcome.refused:
             raise Unredacted(outcome.refused)
         aggregates = dict.fromkeys(aggregate_of(r.fields, r.id) for r in fresh.values())
-        aggregates.update(dict.fromkeys(sorted(outcome.aggregates)))
+        aggregates.update(dict.fromkeys(sorted({*outcome.aggregates, *gone.values()})))
         recent = self._recent
         seen = erasure.count()
         if seen != self._erasures_seen:
@@ -538,18 +562,22 @@ class Log:
     # SQLite takes to answer it.
 
     @staticmethod
-    def _stored_ids(ids: list[str]) -> set[str]:
-        found: set[str] = set()
+    def _stored_ids(ids: list[str]) -> dict[str, bool]:
+        """Return {id: True if held as a redacted stub} of the ids stored."""
+        found: dict[str, bool] = {}
         for chunk in _chunks(ids, 500):
             cursor = database.execute_sql(
-                f"SELECT id FROM stored_record WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                f"SELECT id, {_STUB_RAW} FROM stored_record "
+                f"WHERE id IN ({', '.join('?' * len(chunk))})",
+                (STUB_MARK, *chunk),
             )
-            found.update(row_id for (row_id,) in cursor)
+            found.update((row_id, _is_stub_raw(raw)) for row_id, raw in cursor)
         return found
 
     @staticmethod
-    def _stored_places(batch: list[Record]) -> dict[tuple[str, int], tuple[str, str | None]]:
-        """Return {(origin, seq): (id, prev)} of stored records at and beside the batch's seqs."""
+    def _stored_places(batch: list[Record]) -> dict[tuple[str, int], tuple[str, str | None, bool]]:
+        """Return {(origin, seq): (id, prev, is a stub)} of stored records at and beside the
+        batch's seqs."""
         wanted: dict[str, set[int]] = {}
         for rec in batch:
             seq = rec.fields["seq"]
@@ -558,26 +586,64 @@ class Log:
         for origin, seqs in wanted.items():
             for chunk in _chunks(sorted(seqs), 500):
                 cursor = database.execute_sql(
-                    "SELECT seq, id, prev FROM stored_record "
+                    f"SELECT seq, id, prev, {_STUB_RAW} FROM stored_record "
                     f"WHERE origin = ? AND seq IN ({', '.join('?' * len(chunk))})",
-                    (origin, *chunk),
+                    (STUB_MARK, origin, *chunk),
                 )
-                for seq, row_id, prev in cursor:
-                    places[(origin, seq)] = (row_id, prev)
+                for seq, row_id, prev, raw in cursor:
+                    places[(origin, seq)] = (row_id, prev, _is_stub_raw(raw))
         return places
 
-    def _check_chain(self, rec: Record, places: dict) -> None:
-        """Raise Fork if rec contradicts a stored or batched record of its origin."""
-        origin, seq = rec.fields["origin"], rec.fields["seq"]
+    def _check_chain(
+        self, rec: Record, places: dict, fresh: dict[str, Record], gone: dict[str, str]
+    ) -> bool:
+        """Return True if rec fits its origin's chain as held, making room for it if need
+        be; False for a stub that contradicts what is held; raise Fork if two verified
+        records contradict each other.
+
+        A stub's id and chain place cannot be checked (section 8.3): a verified record
+        always wins over one, and a stub never wins over anything.
+        """
+        origin, seq, prev = rec.fields["origin"], rec.fields["seq"], rec.fields["prev"]
+        conflicts = []
         same = places.get((origin, seq))
         if same:
-            raise Fork(origin, f"two records claim seq {seq}", f"{same[0]} vs {rec.id}")
+            conflicts.append((same, f"two records claim seq {seq}", f"{same[0]} vs {rec.id}"))
         before = places.get((origin, seq - 1)) if seq > 1 else None
-        if before and before[0] != rec.fields["prev"]:
-            raise Fork(origin, f"seq {seq} does not follow seq {seq - 1}", rec.id)
+        if before and before[0] != prev:
+            conflicts.append((before, f"seq {seq} does not follow seq {seq - 1}", rec.id))
         after = places.get((origin, seq + 1))
         if after and after[1] != rec.id:
-            raise Fork(origin, f"seq {seq + 1} does not follow seq {seq}", rec.id)
+            conflicts.append((after, f"seq {seq + 1} does not follow seq {seq}", rec.id))
+        if conflicts and is_stub(rec.fields):
+            return False
+        for held, reason, evidence in conflicts:
+            if not held[2]:
+                raise Fork(origin, reason, evidence)
+        for held, _, _ in conflicts:
+            self._give_way(held[0], places, fresh, gone)
+        return True
+
+    def _give_way(
+        self, stub_id: str, places: dict, fresh: dict[str, Record], gone: dict[str, str]
+    ) -> None:
+        """Take a stub (stored, or earlier in the batch) out of the way of a verified record."""
+        for place, held in list(places.items()):
+            if held[0] == stub_id:
+                del places[place]
+        if stub_id in fresh:
+            del fresh[stub_id]
+            return
+        row = database.execute_sql(
+            "SELECT aggregate, origin, seq FROM stored_record WHERE id = ?", (stub_id,)
+        ).fetchone()
+        if row is None:
+            return
+        aggregate, origin, seq = row
+        database.execute_sql("DELETE FROM stored_record WHERE id = ?", (stub_id,))
+        gone[stub_id] = aggregate
+        # Its seq may now be a gap: the run of records held without one is counted again.
+        self._contiguous[origin] = min(self._contiguous.get(origin, 0), seq - 1)
 
     def _observe(self, hlc: list[int], own: list[Record]) -> None:
         """Move the local clock past a received hlc (bounded by the ingest check)."""

@@ -150,33 +150,54 @@ def next_page(
             if not lines:
                 continue
             through = json.loads(lines[-1])["seq"]
-        lines += supporting_erasures(lines)
+        kept, support = supporting_erasures(lines, max_bytes)
+        if len(kept) < len(lines):  # cut to make room for the erasures: ends at its last record
+            lines, through = kept, json.loads(kept[-1])["seq"]
+        lines = lines + support
         return Page(origin, after, through, lines, more=through < upto or bool(ahead))
     return None
 
 
-def supporting_erasures(lines: list[bytes]) -> list[bytes]:
-    """Return the erasure records the page's redacted stubs name, to send after them.
+def supporting_erasures(
+    lines: list[bytes], max_bytes: int | None = None
+) -> tuple[list[bytes], list[bytes]]:
+    """Return the page's lines, cut if need be, and the erasure records their redacted
+    stubs name, to send after them.
 
     A receiver accepts a stub only beside a valid erasure that covers it (PROTOCOL.md
     section 8), and a page is judged on its own: without these, a box meeting an origin
-    whose erasure lies pages after the member's records could never get past them.
+    whose erasure lies pages after the member's records could never get past them. If the
+    lines and those erasures (one newline each) would pass max_bytes, records are dropped
+    from the end of the page until they fit, keeping at least one.
     """
-    wanted: set[str] = set()
+    named: list[str | None] = []
     for line in lines:
-        if b'"redacted"' in line:
-            fields = json.loads(line)
-            if is_stub(fields):
-                wanted.add(fields["redacted"]["erasure"])
+        fields = json.loads(line) if b'"redacted"' in line else None
+        named.append(fields["redacted"]["erasure"] if fields and is_stub(fields) else None)
+    wanted = sorted({name for name in named if name})
     if not wanted:
-        return []
+        return lines, []
     rows = (
-        StoredRecord.select(StoredRecord.raw)
-        .where(StoredRecord.id.in_(sorted(wanted)) & (StoredRecord.kind == "member.erased"))
+        StoredRecord.select(StoredRecord.id, StoredRecord.raw)
+        .where(StoredRecord.id.in_(wanted) & (StoredRecord.kind == "member.erased"))
         .tuples()
     )
-    in_page = set(lines)
-    return [bytes(raw) for (raw,) in rows if bytes(raw) not in in_page]
+    erasures = {record_id: bytes(raw) for record_id, raw in rows}
+    # Where an erasure is itself one of the page's records, it needs no second copy.
+    at = {line: number for number, line in enumerate(lines)}
+    placed = {name: at.get(raw, len(lines)) for name, raw in erasures.items()}
+    uses = {name: named.count(name) for name in erasures}
+    kept = len(lines)
+    size = sum(len(line) + 1 for line in lines)
+    while True:
+        support = [erasures[n] for n in sorted(erasures) if uses[n] and placed[n] >= kept]
+        total = size + sum(len(raw) + 1 for raw in support)
+        if max_bytes is None or total <= max_bytes or kept == 1:
+            return lines[:kept], support
+        kept -= 1
+        size -= len(lines[kept]) + 1
+        if named[kept] in uses:
+            uses[named[kept]] -= 1
 
 
 def parse_page(body: bytes) -> tuple[dict, list[bytes]]:

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from appliance.errors import InvalidInput, ServiceError
 from appliance.services import food_export
-from web.context import box
+from web.downloads import csv_download, json_download
 from web.errors import message_of
 
 bp = Blueprint("food_export", __name__)
@@ -36,32 +36,12 @@ def page():
 
 @bp.get("/food/export/<dataset>.csv")
 def download_csv(dataset):
-    try:
-        data = food_export.export(box(), dataset, request.args)
-    except InvalidInput as exc:
-        # Show the filter form again with what is wrong next to each field.
-        filters, _errors = food_export.read_filters(request.args, dataset)
-        return _page(filters, exc.fields, 400)
-    name = food_export.filename(box(), dataset, "csv")
-    return Response(
-        food_export.as_csv(data),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(food_export, dataset, _page)
 
 
 @bp.get("/food/export/<dataset>.json")
 def download_json(dataset):
-    try:
-        data = food_export.export(box(), dataset, request.args)
-    except ServiceError as exc:
-        return _json_error(exc)
-    name = food_export.filename(box(), dataset, "json")
-    return Response(
-        json.dumps(food_export.as_json(data), ensure_ascii=False),
-        content_type="application/json",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
+    return json_download(food_export, dataset, _json_error)
 
 
 def _json_error(exc: ServiceError):

@@ -8,9 +8,9 @@ import json
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
-from appliance.errors import InvalidInput, ServiceError
 from appliance.services import open_data, open_dump
 from web.context import box
+from web.downloads import csv_download, json_download
 from web.errors import json_error
 
 bp = Blueprint("open_data", __name__)
@@ -44,32 +44,12 @@ def columns():
 
 @bp.get("/open/data/<dataset>.csv")
 def download_csv(dataset):
-    try:
-        data = open_data.export(box(), dataset, request.args)
-    except InvalidInput as exc:
-        # Show the filter form again with what is wrong next to each field.
-        filters, _errors = open_data.read_filters(request.args, dataset)
-        return _page(filters, exc.fields, 400)
-    name = open_data.filename(box(), dataset, "csv")
-    return Response(
-        open_data.as_csv(data),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(open_data, dataset, _page)
 
 
 @bp.get("/open/data/<dataset>.json")
 def download_json(dataset):
-    try:
-        data = open_data.export(box(), dataset, request.args)
-    except ServiceError as exc:
-        return json_error(exc)
-    name = open_data.filename(box(), dataset, "json")
-    return Response(
-        json.dumps(open_data.as_json(data), ensure_ascii=False),
-        content_type="application/json",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
+    return json_download(open_data, dataset, json_error)
 
 
 @bp.get("/open/data/dumps")

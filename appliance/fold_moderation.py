@@ -1,11 +1,22 @@
 """The moderation and "still needed?" part of a post's fold.
 
 Which hides count is the one place a post's fold depends on more than its own records:
-each centre chooses, per peer, whether to honour that peer's hides, review them, or
-ignore them (`moderation.policy.set`, a local record of this box). The choice is read
-from the stored records of this box's own origin, not from a projection, so the result
-does not depend on which entity happened to be refolded first; a service that changes a
-policy refolds the posts the change touches (moderation.set_peer_policy).
+
+- who made it: a hide or restore counts only if the box itself made it (author null:
+  the flags threshold) or its author held `staff` or `admin` granted by the record's own
+  origin, before it in that origin's chain and not expired at its time (the rule that
+  judges erasures). One that fails is kept as a row (`review` "unauthorised") for staff
+  to see, and never counts. Role records feed the member, so a member's refold refolds
+  the posts they moderated (projection._write_members);
+- which origin it came from: each centre chooses, per peer, whether to honour that
+  peer's hides, review them, or ignore them (`moderation.policy.set`, a local record of
+  this box). Without a choice, an origin this box paired with directly (its own
+  `trust.granted`) is honoured and one trusted only through a paired centre is reviewed.
+
+Both choices are read from the stored records of this box's own origin, and roles from
+stored role records, not from projections, so the result does not depend on which
+entity happened to be refolded first; a service that changes a policy refolds the posts
+the change touches (moderation.set_peer_policy).
 
 Within the hides that count, the later record wins (the agreed order), as before.
 """
@@ -16,11 +27,17 @@ import json
 from dataclasses import dataclass, field
 
 from appliance.db import database
-from appliance.foldsql import delete_where_in, executemany, insert_sql
+from appliance.foldsql import chunks, delete_where_in, executemany, insert_sql, marks
 from appliance.records import Record
 
-# A peer's hides count here unless this centre chose otherwise.
+# A directly paired peer's hides count here unless this centre chose otherwise; those
+# of an origin trusted only through a paired centre wait for staff to review them.
 DEFAULT_MODE = "honour"
+RELAYED_MODE = "review"
+# The roles whose hides and restores count, and what a hide by anyone else is marked.
+STAFF_ROLES = ("staff", "admin")
+UNAUTHORISED = "unauthorised"
+ROLE_KINDS = ("role.granted", "role.revoked")
 
 FLAG_COLUMNS = ("id", "post", "comment", "member", "reason", "note", "created_ms", "counts")
 EVENT_COLUMNS = (
@@ -35,6 +52,7 @@ EVENT_COLUMNS = (
     "at_ms",
     "honoured",
     "review",
+    "author",
 )
 APPEAL_COLUMNS = (
     "id",
@@ -57,33 +75,98 @@ HIDES["comment.unhidden"] = False
 
 @dataclass(frozen=True)
 class Policies:
-    """This box's origin and its choice for each peer's moderation."""
+    """This box's origin, the origins it paired with directly, its choice for each peer's
+    moderation, and (read as needed) the role records of the members who moderated."""
 
     own: str | None
     modes: dict[str, str]
+    direct: frozenset[str] = frozenset()
+    # author -> {origin: [(seq, kind, role, expires)] in seq order}; filled on first use.
+    roles: dict[str, dict[str, list[tuple]]] = field(default_factory=dict, compare=False)
 
     def mode(self, origin: str) -> str:
+        """Return how this box counts an origin's hides: honour, review or ignore."""
         if origin == self.own:
             return "honour"
-        return self.modes.get(origin, DEFAULT_MODE)
+        default = DEFAULT_MODE if origin in self.direct else RELAYED_MODE
+        return self.modes.get(origin, default)
+
+    def authorised(self, rec: Record) -> bool:
+        """Return True if the box made a hide record, or its author held a staff role
+        granted by the record's origin, earlier in that chain, unexpired at its time."""
+        author = rec.author
+        if author is None:
+            return True
+        if author not in self.roles:
+            self.roles[author] = _role_records(author)
+        held: dict[str, int | None] = {}
+        for seq, kind, role, expires in self.roles[author].get(rec.origin, ()):
+            if seq >= rec.seq:
+                break
+            if kind == "role.granted":
+                held[role] = expires
+            else:
+                held.pop(role, None)
+        at_ms = rec.hlc[0]
+        return any(
+            role in held and (held[role] is None or held[role] > at_ms) for role in STAFF_ROLES
+        )
+
+
+def _role_records(member: str) -> dict[str, list[tuple]]:
+    """Return a member's stored role records by origin, each list in seq order."""
+    cursor = database.execute_sql(
+        "SELECT origin, seq, kind, raw FROM stored_record WHERE aggregate = ? "
+        "AND kind IN (?, ?) ORDER BY origin, seq",
+        (member, *ROLE_KINDS),
+    )
+    found: dict[str, list[tuple]] = {}
+    for origin, seq, kind, raw in cursor:
+        body = json.loads(bytes(raw)).get("body")
+        if body is None:
+            continue  # role records are never redacted; a stub here counts for nothing
+        found.setdefault(origin, []).append((seq, kind, body["role"], body.get("expires")))
+    return found
 
 
 def load_policies() -> Policies:
-    """Read this box's moderation choices from its own stored records (latest wins)."""
+    """Read this box's moderation choices and direct pairings from its own stored records
+    (choices: latest wins)."""
     row = database.execute_sql("SELECT origin FROM box_state LIMIT 1").fetchone()
     own = row[0] if row else None
     modes: dict[str, str] = {}
+    direct: set[str] = set()
     if own:
         cursor = database.execute_sql(
-            "SELECT raw FROM stored_record WHERE kind = 'moderation.policy.set' AND origin = ? "
+            "SELECT kind, raw FROM stored_record WHERE kind IN "
+            "('moderation.policy.set', 'trust.granted') AND origin = ? "
             "ORDER BY hlc_ms, hlc_c, id",
             (own,),
         )
-        for (raw,) in cursor:
+        for kind, raw in cursor:
             body = json.loads(bytes(raw)).get("body") or {}
-            if "origin" in body:  # a redacted stub has no body
+            if "origin" not in body:  # a redacted stub has no body
+                continue
+            if kind == "trust.granted":
+                direct.add(body["origin"])
+            else:
                 modes[body["origin"]] = body["mode"]
-    return Policies(own, modes)
+    direct.discard(own)
+    return Policies(own, modes, frozenset(direct))
+
+
+def posts_moderated(column: str, values: list[str]) -> list[str]:
+    """Return the posts with a moderation row whose `column` (author or origin) is one of
+    values: the posts to refold when those members' roles or that pairing change."""
+    assert column in ("author", "origin")
+    found: set[str] = set()
+    for chunk in chunks(values):
+        cursor = database.execute_sql(
+            f'SELECT DISTINCT post FROM moderation_event WHERE "{column}" IN ({marks(chunk)})',
+            chunk,
+        )
+        found.update(post for (post,) in cursor)
+    return sorted(found)
 
 
 @dataclass
@@ -116,9 +199,12 @@ def fold_moderation(root: Record, rest: list[Record], policies: Policies) -> Mod
             target = body.get("comment")
             mode = policies.mode(r.origin)
             review = None
-            if mode == "review":
+            authorised = policies.authorised(r)
+            if not authorised:
+                review = UNAUTHORISED  # never a decision: no review makes it count
+            elif mode == "review":
                 review = reviews.get(r.id, "pending")
-            honoured = mode == "honour" or review == "accept"
+            honoured = authorised and (mode == "honour" or review == "accept")
             hidden = HIDES[kind]
             out.events.append(
                 (
@@ -133,6 +219,7 @@ def fold_moderation(root: Record, rest: list[Record], policies: Policies) -> Mod
                     ms,
                     honoured,
                     review,
+                    r.author,
                 )
             )
             if not honoured:

@@ -481,7 +481,10 @@ class ModerationEvent(BaseModel):
     No names: `by_box` says the box hid it by itself (the flags threshold); otherwise a
     staff member of `origin` did. `honoured` says whether it counts at this box (a peer
     whose moderation this centre reviews or ignores); `review` is this centre's answer
-    to a reviewed peer's hide (pending | accept | dismiss, null if not reviewed).
+    to a reviewed peer's hide (pending | accept | dismiss, null if not reviewed), or
+    `unauthorised` when its author held no staff role at `origin` then (it never counts).
+    `author` (the member who acted, null for the box) is for refolding when their roles
+    arrive; no page shows it.
     """
 
     id = CharField(primary_key=True)  # the hide or unhide record
@@ -495,6 +498,7 @@ class ModerationEvent(BaseModel):
     at_ms = IntegerField(index=True)
     honoured = BooleanField(default=True)
     review = CharField(null=True)
+    author = CharField(null=True, index=True)
 
 
 class Appeal(BaseModel):

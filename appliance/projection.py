@@ -27,10 +27,12 @@ from appliance.fold_food import (
     write_shifts,
 )
 from appliance.fold_moderation import (
+    ROLE_KINDS,
     Moderated,
     Policies,
     fold_moderation,
     load_policies,
+    posts_moderated,
     write_moderation,
 )
 from appliance.fold_travel import DRIVER_COLUMNS, fold_drivers, write_rides
@@ -380,6 +382,13 @@ def _write_members(entities: list[tuple[Record, list[Record]]]) -> None:
     executemany(insert_sql("driver", DRIVER_COLUMNS), drivers)
     delete_where_in("vouch_review", "member", ids)
     executemany(insert_sql("vouch_review", VOUCH_REVIEW_COLUMNS), reviews)
+    # Whether a member's hides and restores count depends on the roles their role records
+    # give them (fold_moderation), which may arrive after the hides: refold those posts.
+    moderators = [root.id for root, rest in entities if any(r.kind in ROLE_KINDS for r in rest)]
+    if moderators:
+        posts = posts_moderated("author", moderators)
+        if posts:
+            refold_many(posts)
 
 
 # --- proposals -----------------------------------------------------------------------------
@@ -597,7 +606,12 @@ def _fold_trust(root: Record, rest: list[Record]) -> tuple:
 
 
 def _write_trust(entities: list[tuple[Record, list[Record]]]) -> None:
-    executemany(_REPLACE_TRUST, [_fold_trust(root, rest) for root, rest in entities])
+    rows = [_fold_trust(root, rest) for root, rest in entities]
+    executemany(_REPLACE_TRUST, rows)
+    # Pairing directly sets the default for that origin's hides (fold_moderation.Policies).
+    posts = posts_moderated("origin", sorted({row[2] for row in rows}))
+    if posts:
+        refold_many(posts)
 
 
 WRITERS = {

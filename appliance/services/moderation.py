@@ -3,7 +3,8 @@
 Which hides count, how flags count and what an appeal answers are decided by the fold
 (appliance/fold_moderation.py); this module checks who may act, validates and writes the
 records. Flags, appeals, reviews and the per-peer choice stay on this box (scope local);
-hides and restores travel to paired centres, which honour, review or ignore them.
+hides and restores travel to paired centres, which honour, review or ignore them (a
+hide by someone who is not staff at its centre never counts anywhere).
 What members and staff read about it is in appliance/services/moderation_log.py.
 """
 
@@ -13,8 +14,9 @@ from appliance import projection
 from appliance.box import Box
 from appliance.db import database
 from appliance.errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
+from appliance.fold_moderation import load_policies, posts_moderated
 from appliance.kinds import FLAG_REASONS, MODERATION_MODES, NOTE_MAX, REASON_MAX
-from appliance.models import Appeal, Comment, Flag, ModerationEvent, PeerPolicy, Post
+from appliance.models import Appeal, Comment, Flag, ModerationEvent, Post
 from appliance.services import rules
 from appliance.services.accounts import Actor, require_member
 from appliance.services.board import visible_post
@@ -25,7 +27,6 @@ from appliance.services.moderation_log import (
     review_queue,
     target_is,
 )
-from appliance.services.peers import is_paired
 from appliance.text import clean_text
 
 __all__ = [
@@ -281,16 +282,14 @@ def decide_appeal(box: Box, actor: Actor | None, appeal_id: str, outcome: str, r
 
 
 def set_peer_policy(box: Box, actor: Actor | None, origin: str, mode: str) -> None:
-    """Choose whether this centre honours, reviews or ignores a paired centre's hides."""
+    """Choose whether this centre honours, reviews or ignores a centre's hides: one it paired
+    with, or one it trusts through a paired centre."""
     require_staff(actor)
-    if not origin or origin == box.origin or not is_paired(box, origin):
-        raise InvalidInput({"origin": N_("That is not a centre this box is paired with.")})
+    if not origin or origin == box.origin or origin not in box.log.trusted_origins():
+        raise InvalidInput({"origin": N_("That is not a centre this box exchanges records with.")})
     if mode not in MODERATION_MODES:
         raise InvalidInput({"mode": N_("Please choose honour, review or ignore.")})
-    current = PeerPolicy.get_or_none(
-        (PeerPolicy.origin == box.origin) & (PeerPolicy.peer == origin)
-    )
-    if (current.mode if current else "honour") == mode:
+    if load_policies().mode(origin) == mode:
         raise Conflict(N_("That is already this centre's choice for that centre."))
     centre = box.centre
     if centre is None:
@@ -300,11 +299,8 @@ def set_peer_policy(box: Box, actor: Actor | None, origin: str, mode: str) -> No
         box.log.append(
             "moderation.policy.set", body, subject=centre.id, author=actor.id, scope="local"
         )
-        # The fold of a post reads the policy: refold every post that peer moderated.
-        touched = ModerationEvent.select(ModerationEvent.post).where(
-            ModerationEvent.origin == origin
-        )
-        projection.refold_many(sorted({e.post for e in touched}))
+        # The fold of a post reads the policy: refold every post that centre moderated.
+        projection.refold_many(posts_moderated("origin", [origin]))
 
 
 def review_peer_hide(box: Box, actor: Actor | None, hide_id: str, decision: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from appliance.box import Box
 from appliance.errors import N_, NotFound
-from appliance.fold_moderation import DEFAULT_MODE
+from appliance.fold_moderation import UNAUTHORISED, load_policies
 from appliance.kinds import FLAG_REASONS
 from appliance.models import (
     Appeal,
@@ -19,7 +19,6 @@ from appliance.models import (
     Flag,
     Member,
     ModerationEvent,
-    PeerPolicy,
     Post,
     StoredRecord,
     TrustedOrigin,
@@ -40,6 +39,8 @@ RULE_LABELS = {
     "flags": N_("Flagged by members, waiting for staff"),
 }
 NO_RULE = N_("No rule named")
+# How many of the latest hides by people without a staff role the queue lists.
+UNAUTHORISED_SHOWN = 50
 # The choices of the "Report" form, in order.
 FLAG_CHOICES = [(reason, RULE_LABELS[reason]) for reason in FLAG_REASONS]
 
@@ -194,11 +195,20 @@ def review_queue(box: Box, actor: Actor | None) -> dict:
         .where(ModerationEvent.review == "pending")
         .order_by(ModerationEvent.at_ms)
     )
+    # Hides and restores by someone who held no staff role at their centre: they never
+    # count, but staff should know someone tried.
+    unauthorised_events = list(
+        ModerationEvent.select()
+        .where(ModerationEvent.review == UNAUTHORISED)
+        .order_by(ModerationEvent.at_ms.desc())
+        .limit(UNAUTHORISED_SHOWN)
+    )
     keys = (
         set(flags)
         | set(latest)
         | {(a.post, a.comment) for a in waiting_appeals}
         | {(e.post, e.comment) for e in peer_events}
+        | {(e.post, e.comment) for e in unauthorised_events}
     )
     posts, comments = _lookup(keys)
 
@@ -246,19 +256,26 @@ def review_queue(box: Box, actor: Actor | None) -> dict:
             }
         )
     centres = _centre_names()
-    peer_hides = [
-        {
+
+    def decision(e: ModerationEvent) -> dict:
+        return {
             **described((e.post, e.comment)),
             "id": e.id,
             "centre": centres.get(e.origin, ""),
+            "here": e.origin == box.origin,
             "action": e.action,
             "rule": rule_label(e.rule) if e.action == "hidden" else None,
             "reason": e.reason,
             "at_ms": e.at_ms,
         }
-        for e in peer_events
-    ]
-    return {"flagged": flagged, "pending": pending, "appeals": appeals, "peer_hides": peer_hides}
+
+    return {
+        "flagged": flagged,
+        "pending": pending,
+        "appeals": appeals,
+        "peer_hides": [decision(e) for e in peer_events],
+        "unauthorised": [decision(e) for e in unauthorised_events if e.post in posts],
+    }
 
 
 def author_view(box: Box, actor: Actor | None, post_id: str) -> dict:
@@ -353,25 +370,37 @@ def is_hidden(post_id: str, comment_id: str | None = None) -> bool:
 
 
 def peer_choices(box: Box, actor: Actor | None) -> list[dict]:
-    """Return each paired centre with this centre's choice for its moderation."""
+    """Return each centre this box takes records from (paired directly, or through a
+    paired centre) with this centre's choice for its moderation, paired ones first."""
     require_staff(actor)
-    modes = {p.peer: p.mode for p in PeerPolicy.select().where(PeerPolicy.origin == box.origin)}
+    policies = load_policies()
+    trusted = box.log.trusted_origins()
+    trusted.pop(box.origin, None)
+    if not trusted:
+        return []
+    direct = box.log.granted_here()
     centres = _centre_names()
-    grants = TrustedOrigin.select().where(
-        (TrustedOrigin.truster == box.origin)
-        & (TrustedOrigin.origin != box.origin)
-        & TrustedOrigin.last_seq.is_null()
-    )
-    paired = {g.origin: centres.get(g.origin) or g.name for g in grants}
-    return sorted(
-        (
+    grants = list(TrustedOrigin.select().where(TrustedOrigin.origin.in_(list(trusted))))
+    # A centre's own name once its centre record is here; until then, what pairing called it.
+    named = {g.origin: g.name for g in grants if g.truster != box.origin}
+    named.update({g.origin: g.name for g in grants if g.truster == box.origin})
+
+    def name(origin: str) -> str:
+        return centres.get(origin) or named.get(origin) or fingerprint(origin)
+
+    hubs = {origin for origin, limit in direct.items() if limit is None}
+    choices = []
+    for origin in trusted:
+        via = sorted({name(g.truster) for g in grants if g.origin == origin and g.truster in hubs})
+        choices.append(
             {
                 "origin": origin,
-                "name": name,
+                "name": name(origin),
                 "fingerprint": fingerprint(origin),
-                "mode": modes.get(origin, DEFAULT_MODE),
+                "mode": policies.mode(origin),
+                "direct": origin in direct,
+                "ended": origin in direct and direct[origin] is not None,
+                "via": ", ".join(via),
             }
-            for origin, name in paired.items()
-        ),
-        key=lambda p: (p["name"].casefold(), p["origin"]),
-    )
+        )
+    return sorted(choices, key=lambda p: (not p["direct"], p["name"].casefold(), p["origin"]))

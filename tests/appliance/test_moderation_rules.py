@@ -353,9 +353,13 @@ def test_deciding_an_appeal_bad_input(box, post, alice, bob, staff):
 # --- peers' moderation ---------------------------------------------------------------------
 
 
+# A member of the paired centre's staff (their member.joined need not be here).
+PEER_STAFF = "c" * 64
+
+
 @pytest.fixture
 def peer(box):
-    """A paired centre with a post of its own that this box holds."""
+    """A paired centre with a post of its own that this box holds, and a staff member."""
     other = Origin("riverside", start_ms=START_MS + 1000)
     trust(box, other)
     made = [other.make("centre.created", {"name": "Riverside Centre", "timezone": "Europe/London"})]
@@ -364,6 +368,7 @@ def peer(box):
             "post.created", {**POST, "title": "Riverside need", "needed_by": None}, author="b" * 64
         )
     )
+    made.append(other.make("role.granted", {"role": "staff", "expires": None}, subject=PEER_STAFF))
     assert box.log.ingest([m.line for m in made]).ok
     other.post = made[1].id
     return other
@@ -372,7 +377,7 @@ def peer(box):
 def peer_hide(box, peer, reason: str = "Advert") -> str:
     peer.tick(60_000)
     made = peer.make(
-        "post.hidden", {"reason": reason, "rule": "spam"}, subject=peer.post, author="c" * 64
+        "post.hidden", {"reason": reason, "rule": "spam"}, subject=peer.post, author=PEER_STAFF
     )
     assert box.log.ingest([made.line]).ok
     return made.id
@@ -433,7 +438,9 @@ def test_peer_policy_bad_input(box, peer, staff, bob):
     before = record_count()
     with pytest.raises(InvalidInput) as excinfo:
         moderation.set_peer_policy(box, staff, stranger.origin, "ignore")
-    assert excinfo.value.fields == {"origin": "That is not a centre this box is paired with."}
+    assert excinfo.value.fields == {
+        "origin": "That is not a centre this box exchanges records with."
+    }
     with pytest.raises(InvalidInput):
         moderation.set_peer_policy(box, staff, box.origin, "ignore")
     with pytest.raises(InvalidInput) as excinfo:
@@ -445,7 +452,9 @@ def test_peer_policy_bad_input(box, peer, staff, bob):
         moderation.set_peer_policy(box, staff, peer.origin, "honour")  # already the default
     assert record_count() == before
     choices = moderation_log.peer_choices(box, staff)
-    assert [(c["name"], c["mode"]) for c in choices] == [("Riverside Centre", "honour")]
+    assert [(c["name"], c["mode"], c["direct"]) for c in choices] == [
+        ("Riverside Centre", "honour", True)
+    ]
 
 
 # --- the queue and the public log -----------------------------------------------------------

@@ -177,3 +177,27 @@ print(json.dumps(sorted({r.kind for r in StoredRecord.select(StoredRecord.kind)}
     on_box(b, f'moderation.set_peer_policy(BOX, ADMIN, {origin_a!r}, "honour"); print("null")')
     assert status(f"{url_b}posts/{post}") == 404
     assert status(f"{url_b}posts/{second}") == 404
+
+
+def test_a_hide_by_someone_who_is_not_staff_at_a_counts_nowhere(centres):
+    (a, url_a), (b, url_b) = centres["A"], centres["B"]
+    post = on_box(a, 'print(json.dumps(new_post("Lift to the library")))')
+    # A record no service at A would write (hiding needs staff), as a modified box might.
+    rogue = on_box(
+        a,
+        f"""
+rec = BOX.log.append("post.hidden", {{"reason": "Mine to hide", "rule": "spam"}},
+    subject={post!r}, author=actor("Rob Rogue").id)
+print(json.dumps(rec.id))""",
+    )
+    settle(a)
+    for url in (url_a, url_b):
+        assert status(f"{url}posts/{post}") == 200, url
+        assert "Mine to hide" not in page(f"{url}moderation")
+    seen = on_box(
+        b,
+        """
+queue = moderation.review_queue(BOX, ADMIN)
+print(json.dumps([[h["id"], h["centre"]] for h in queue["unauthorised"]]))""",
+    )
+    assert seen == [[rogue, "Centre A"]]

@@ -444,5 +444,28 @@ print(json.dumps([BOX.origin, [r.seq for r in local]]))""",
     out = kith("--data", str(d), "sync")
     assert "Centre A: 0 in," in out
     settle(boxes)
-    first, *others = snapshots(boxes, "ABC") + [on_box(d, SNAPSHOT)]
+    first, *others = snapshots(boxes, "ABC")
     assert all(other == first for other in others)
+    # D paired with A only: B's and C's hides wait for D's staff to review them, until
+    # D's staff choose to honour those centres. Then D agrees with the others on
+    # everything but its own choices.
+    pending = on_box(
+        d,
+        """
+from appliance.models import ModerationEvent
+print(json.dumps(sorted({e.origin for e in ModerationEvent.select()
+                         .where(ModerationEvent.review == "pending")})))""",
+    )
+    # (B's hides are pending when the partition test ran first in this module's boxes.)
+    assert a_origin not in pending
+    on_box(
+        d,
+        """
+for origin in ARGS:
+    moderation.set_peer_policy(BOX, staff(), origin, "honour")""",
+        pending,
+    )
+    at_d = on_box(d, SNAPSHOT)
+    # D's own choices (local records) are its alone.
+    assert len(at_d.pop("PeerPolicy")) == len(pending) and first.pop("PeerPolicy") == []
+    assert at_d == first

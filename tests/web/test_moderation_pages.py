@@ -411,7 +411,7 @@ def test_staff_choose_how_a_paired_centre_counts(staff_client, box):
         via="/staff/moderation/peers",
     )
     assert response.status_code == 400
-    assert "That is not a centre this box is paired with." in Page(response).text()
+    assert "That is not a centre this box exchanges records with." in Page(response).text()
     response = staff_client.post(
         "/staff/moderation/peers",
         {"origin": peer, "mode": "sometimes"},
@@ -446,16 +446,22 @@ def peer_hide(box, monkeypatch) -> dict:
     moderation.set_peer_policy(box, actor(box, ADMIN), east.origin, "review")
     made = [east.make("centre.created", {"name": "East Centre", "timezone": "Europe/London"})]
     made.append(east.make("post.created", post_body("need", "East need"), author="e" * 64))
+    # East's box makes "f" * 64 staff: only then do their hides count anywhere.
+    made.append(east.make("role.granted", {"role": "staff", "expires": None}, subject="f" * 64))
     east.tick(60_000)
     hide = {"reason": "Sells things", "rule": "spam"}
     made.append(east.make("post.hidden", hide, subject=made[1].id, author="f" * 64))
+    # Someone East never made staff hides a post too: that never counts.
+    made.append(east.make("post.created", post_body("need", "East offer"), author="e" * 64))
+    rogue = {"reason": "I want it gone", "rule": "spam"}
+    made.append(east.make("post.hidden", rogue, subject=made[4].id, author="e" * 64))
     assert box.log.ingest([m.line for m in made]).ok
-    return {"post": made[1].id, "hide": made[2].id}
+    return {"post": made[1].id, "hide": made[3].id, "other": made[4].id, "rogue": made[5].id}
 
 
 @pytest.mark.parametrize("button", ["Accept here", "Dismiss"])
 def test_staff_review_a_paired_centres_hide(peer_hide, bob, staff_client, box, button):
-    assert post_ids(bob.get("/")) == [peer_hide["post"]], "waiting: it does not count yet"
+    assert sorted(post_ids(bob.get("/"))) == sorted([peer_hide["post"], peer_hide["other"]])
     queue = staff_client.get("/staff/moderation")
     card = queue_card(queue, "peer-h", "East need")
     assert "Staff of East Centre hid it" in card.text()
@@ -470,12 +476,54 @@ def test_staff_review_a_paired_centres_hide(peer_hide, bob, staff_client, box, b
     assert "Nothing to review." in page.one("h2", id="peer-h").parent.text()
     if button == "Accept here":
         assert flash_of(page) == "Accepted: it counts here now."
-        assert post_ids(bob.get("/")) == []
+        assert post_ids(bob.get("/")) == [peer_hide["other"]]
     else:
         assert flash_of(page) == "Dismissed: it does not count here."
-        assert post_ids(bob.get("/")) == [peer_hide["post"]]
+        assert sorted(post_ids(bob.get("/"))) == sorted([peer_hide["post"], peer_hide["other"]])
     response = staff_client.post(
         f"/staff/moderation/peer-hides/{peer_hide['hide']}", {"decision": "accept"}, via="/me"
     )
     assert response.status_code == 409
     assert record_count(box) == before + 1
+
+
+def test_a_hide_by_someone_who_is_not_staff_shows_only_in_the_queue(
+    peer_hide, staff_client, browser
+):
+    queue = staff_client.get("/staff/moderation")
+    card = queue_card(queue, "unauthorised-h", "East offer")
+    assert "Someone at East Centre hid it" in card.text()
+    assert facts(card) == {"Rule": "Spam", "Reason": "I want it gone"}
+    assert card.find("form") is None, "nothing to accept: it never counts"
+    assert "East need" not in queue.one("h2", id="unauthorised-h").parent.text()
+    assert "I want it gone" not in browser.get("/moderation").text()
+    response = staff_client.post(
+        f"/staff/moderation/peer-hides/{peer_hide['rogue']}", {"decision": "accept"}, via="/me"
+    )
+    assert response.status_code == 409
+
+
+def test_staff_choose_for_a_centre_that_reaches_us_through_a_paired_one(
+    staff_client, box, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "appliance"))
+    from recordmaker import Origin
+
+    hub, far = Origin("hub-centre", start_ms=START_MS), Origin("far-centre", start_ms=START_MS)
+    box.log.append("trust.granted", {"origin": hub.origin, "name": "Hub"})
+    # The hub's own pairing with the far centre reaches this box: it trusts far through hub.
+    grant = hub.make("trust.granted", {"origin": far.origin, "name": "Far Centre"})
+    assert box.log.ingest([grant.line]).ok
+    page = staff_client.get("/staff/moderation/peers")
+    forms = page.one("main").find_all("form")
+    assert [f.one("legend").text().split()[0] for f in forms] == ["Hub", "Far"]
+    assert "Paired with this centre." in forms[0].text()
+    assert "Reaches this box through Hub." in forms[1].text()
+    checked = [f.find("input", type="radio", checked=True).attrs["value"] for f in forms]
+    assert checked == ["honour", "review"]
+    before = record_count(box)
+    page = staff_client.follow(staff_client.submit(page, form=forms[1], data={"mode": "honour"}))
+    assert flash_of(page) == "Saved. Posts that centre moderated are shown or hidden to match."
+    assert record_count(box) == before + 1
+    forms = page.one("main").find_all("form")
+    assert forms[1].find("input", type="radio", checked=True).attrs["value"] == "honour"

@@ -473,11 +473,12 @@ def moderation_setup(w: World) -> dict:
         box.log.append("trust.granted", {"origin": east.origin, "name": "East Centre"})
         moderation.set_peer_policy(box, admin, east.origin, "review")
         post = east.make("post.created", maker.post_body("need", "East need"), author="e" * 64)
+        staff = east.make("role.granted", {"role": "staff", "expires": None}, subject="f" * 64)
         east.tick(60_000)
         hide = east.make(
             "post.hidden", {"reason": "Advert", "rule": "spam"}, subject=post.id, author="f" * 64
         )
-        assert box.log.ingest([post.line, hide.line]).ok
+        assert box.log.ingest([post.line, staff.line, hide.line]).ok
         w.moderation = {"HIDDEN": w.resolved_post, "PEER_HIDE": hide.id, "PEER": east.origin}
     return w.moderation
 

@@ -188,11 +188,15 @@ def _removed(record_id: str, kind: str) -> tuple[int, int] | None:
     return rec.hlc_ms, erasure.at_ms if erasure else rec.hlc_ms
 
 
-def public_posts() -> list[Post]:
-    """Return the posts anyone may see, newest first."""
+def public_posts(box: Box) -> list[Post]:
+    """Return this centre's posts anyone may see, newest first.
+
+    Only this centre's: every object here is attributed to this centre, and a synced
+    centre's posts are its own to publish (as Open311 does).
+    """
     return list(
         Post.select()
-        .where(Post.hidden == False)  # noqa: E712
+        .where((Post.hidden == False) & (Post.origin == box.origin))  # noqa: E712
         .order_by(Post.created_ms.desc(), Post.id)
     )
 
@@ -200,13 +204,13 @@ def public_posts() -> list[Post]:
 def posts(box: Box, page: int | None, link: Link | None = None) -> dict:
     """Return the public posts as an OrderedCollection, or one page of it."""
     link = link or _no_link
-    return _paged(box, "posts", public_posts(), page, lambda p: _post(p, link), link)
+    return _paged(box, "posts", public_posts(box), page, lambda p: _post(p, link), link)
 
 
 def post(box: Box, post_id: str, link: Link | None = None) -> dict:
     """Return one post; a hidden or removed one as a Tombstone; raise NotFound if unknown."""
     link = link or _no_link
-    found = Post.get_or_none(Post.id == post_id)
+    found = Post.get_or_none((Post.id == post_id) & (Post.origin == box.origin))
     id_ = link("post", post_id=post_id)
     if found is not None and not found.hidden:
         return _post(found, link)

@@ -2,8 +2,8 @@
 
 Only a hash of the token is kept (like login sessions), so a copy of the database
 cannot be used to act as anyone. A token acts as its member for member work only:
-its actor carries no staff or admin role, so staff pages and API routes refuse it
-(members.require_staff says why), whatever the member's roles.
+its actor carries no staff, admin or coordinator role, so staff pages and API routes
+refuse it (members.require_staff says why), whatever the member's roles.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ PREFIX = "kith_"
 NAME_MAX = 60
 DAYS = (30, 90, 365)  # how long a token may last; the member picks one
 TOKENS_MAX = 20  # live tokens one member may hold
+# Roles a token never carries: staff work, and a coordinator's (every rider's addresses,
+# booking paid journeys) are too much power for a credential that can leak from a tool.
+TOKEN_LEAVES_OUT = frozenset({*STAFF_ROLES, "coordinator"})
 
 
 def _hash(token: str) -> str:
@@ -119,4 +122,4 @@ def actor_for_token(box: Box, token: str) -> Actor:
     if row.last_used_ms is None or now - row.last_used_ms > 60_000:
         # At most once a minute: a busy tool should not write on every request.
         ApiToken.update(last_used_ms=now).where(ApiToken.id == row.id).execute()
-    return replace(actor, roles=actor.roles - set(STAFF_ROLES), via_token=True)
+    return replace(actor, roles=actor.roles - TOKEN_LEAVES_OUT, via_token=True)

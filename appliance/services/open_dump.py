@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from appliance.box import Box
 from appliance.dates import local_day, local_time
 from appliance.errors import N_, NotFound
+from appliance.foldsql import chunks
+from appliance.models import Post, Thanks
 from appliance.records import b64url, unb64url
 from appliance.services import open_data
 
@@ -156,18 +158,62 @@ def verify_dump(path: Path | str, origin: str | None = None) -> bool:
     return True
 
 
+def outdated(path: Path) -> bool:
+    """Return True if a kept dump names a post or thanks no longer public here.
+
+    A dump is signed as written, so it cannot be edited: once something in it is hidden
+    by moderation or goes with an erasure, the whole dump is withdrawn (the next sweep
+    writes today's again from what stands then).
+    """
+    try:
+        sets = json.loads(path.read_bytes())["datasets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    rows = lambda name: sets.get(name, {}).get("rows", [])  # noqa: E731
+    posts = {r["id"] for name in ("posts", "should") for r in rows(name)}
+    posts |= {r["post"] for r in rows("thanks")}
+    thanks = {r["id"] for r in rows("thanks")}
+    public = set()
+    for chunk in chunks(sorted(posts)):
+        query = Post.select(Post.id).where(Post.id.in_(chunk) & (Post.hidden == False))  # noqa: E712
+        public |= {p.id for p in query}
+    held = set()
+    for chunk in chunks(sorted(thanks)):
+        held |= {t.id for t in Thanks.select(Thanks.id).where(Thanks.id.in_(chunk))}
+    return public != posts or held != thanks
+
+
+def withdraw_outdated(box: Box) -> list[str]:
+    """Delete the kept dumps (and signatures) that are outdated; return their names."""
+    folder = dump_dir(box)
+    if not folder.is_dir():
+        return []
+    gone = []
+    for path in sorted(folder.glob(f"{PREFIX}*.json")):
+        if outdated(path):
+            path.unlink()
+            path.with_suffix(".sig").unlink(missing_ok=True)
+            gone.append(path.stem)
+    return gone
+
+
 def daily(box: Box) -> dict[str, int]:
-    """Write today's dump unless it is already there; return what was written and removed."""
+    """Write today's dump unless it is already there; return what was written and removed.
+
+    Dumps holding something hidden or erased since are withdrawn first (`outdated`).
+    """
+    withdrawn = len(withdraw_outdated(box))
     day = local_day(box)
     path = dump_dir(box) / f"{dump_name(day)}.json"
     if path.exists() and path.with_suffix(".sig").exists():
-        return {"written": 0, "removed": len(prune(box, day))}
+        return {"written": 0, "removed": len(prune(box, day)) + withdrawn}
     _path, removed = _write_dump(box, day)
-    return {"written": 1, "removed": len(removed)}
+    return {"written": 1, "removed": len(removed) + withdrawn}
 
 
 def list_dumps(box: Box) -> list[dict]:
     """Return the dumps kept, newest first: name, day and size in bytes."""
+    withdraw_outdated(box)
     folder = dump_dir(box)
     if not folder.is_dir():
         return []
@@ -184,6 +230,10 @@ def dump_file(box: Box, name: str, suffix: str) -> Path:
     path = dump_dir(box) / f"{name}{suffix}"
     if suffix not in SUFFIXES or _day_of(name) is None or not path.is_file():
         raise NotFound(N_("There is no such dump: see the list of daily dumps."))
+    if outdated(path.with_suffix(".json")):
+        # Hidden or erased since it was signed: withdrawn at once, not at the next sweep.
+        withdraw_outdated(box)
+        raise NotFound(N_("That dump was withdrawn: something in it was hidden or erased."))
     return path
 
 

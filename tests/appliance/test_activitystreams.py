@@ -253,3 +253,19 @@ def test_page_values_are_read_and_bad_ones_refused():
         with pytest.raises(InvalidInput) as caught:
             streams.read_page({"page": bad})
         assert set(caught.value.fields) == {"page"}
+
+
+def test_a_synced_centres_posts_are_its_own_to_publish(box, story):
+    from boxes import trust
+    from recordmaker import Origin
+
+    east = Origin("east-centre")
+    trust(box, east)
+    author = east.make("member.joined", {"name": "Edie East"})
+    body = {"type": "should", "title": "East bench", "details": "", "category": "food"}
+    post = east.make("post.created", {**body, "place": "Pier", "needed_by": None}, author=author.id)
+    assert box.log.ingest([author.line, post.line]).ok
+    listed = [item["id"] for item in streams.posts(box, 1, link)["orderedItems"]]
+    assert len(listed) == 3 and not any(post.id in item for item in listed)
+    with pytest.raises(NotFound):
+        streams.post(box, post.id, link)

@@ -185,3 +185,22 @@ def test_no_name_contact_ride_or_hidden_text_in_the_dump(box, world):
     assert "=Fix the lamp" in text and "Peer Centre" in text  # the public rows are there
     for value in world.personal:
         assert value not in text, value
+
+
+def test_a_dump_holding_what_was_hidden_since_is_withdrawn_and_written_again(box, world, staff):
+    from appliance.services import moderation
+
+    path = open_dump.write_dump(box)
+    should = next(r for r in json.loads(path.read_bytes())["datasets"]["should"]["rows"])
+    assert open_dump.list_dumps(box)
+    moderation.set_post_hidden(box, staff, should["id"], True, "Names a neighbour")
+    # Served no more, at once: the signed file cannot be edited, so it goes whole.
+    with pytest.raises(NotFound):
+        open_dump.dump_file(box, path.stem, ".json")
+    assert not path.exists() and not path.with_suffix(".sig").exists()
+    assert open_dump.list_dumps(box) == []
+    # The daily sweep writes today's again from what stands now.
+    assert open_dump.daily(box)["written"] == 1
+    rows = json.loads(path.read_bytes())["datasets"]["should"]["rows"]
+    assert should["id"] not in {r["id"] for r in rows}
+    assert open_dump.verify_dump(path, box.origin)

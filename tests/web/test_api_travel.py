@@ -63,7 +63,7 @@ def vouch(box, name: str, vehicle: dict, expires: str) -> None:
 
 
 @pytest.fixture
-def world(box, app, staff_client) -> World:
+def world(box, app, staff_client, new_browser) -> World:
     for name in PEOPLE:
         accounts.sign_up(box, name, PASSWORD)
     members.grant_role(box, actor(box, ADMIN), member_id("Cora Coord"), "coordinator")
@@ -74,6 +74,10 @@ def world(box, app, staff_client) -> World:
     api = {name: ApiClient(app.test_client(), token_for(box, name)) for name in PEOPLE}
     api["visitor"] = ApiClient(app.test_client())
     api["staff"] = session_api(staff_client)  # staff work needs the login, not a token
+    # So does a coordinator's (every rider's addresses, paid bookings): tokens leave it out.
+    coordinator = new_browser()
+    assert coordinator.login("Cora Coord").status_code == 302
+    api["Cora Coord"] = session_api(coordinator)
     return World(box, ride, api)
 
 
@@ -380,6 +384,9 @@ def test_coordinators_and_staff_see_unmet_journeys_and_book_a_paid_service(world
     assert body(world.api["staff"], "GET", "/api/v1/coordinate?days=366")["journeys"]
     for who in ("Mo Member", "Vera Van", RIDER):
         assert body(world.api[who], "GET", "/api/v1/coordinate", 403)["error"] == NOT_COORDINATOR
+    app = world.api["visitor"].client.application
+    cora_token = ApiClient(app.test_client(), token_for(box, "Cora Coord"))
+    assert body(cora_token, "GET", "/api/v1/coordinate", 403)["error"] == NOT_COORDINATOR
     for days in ("0", "367", "soon", "-1"):
         found = body(cora, "GET", f"/api/v1/coordinate?days={days}", 400)
         assert found["fields"] == {"days": "Please choose from 1 to 366 days."}, days

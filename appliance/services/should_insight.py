@@ -331,14 +331,16 @@ def unresolved(box: Box, found: list[dict], now: int, centres: dict) -> list[dic
 
 
 def recurring(box: Box, found: list[dict], exact: bool) -> list[dict]:
-    """Return (category, place) pairs reported twice or more, the most reported first."""
+    """Return (category, place) pairs reported twice or more (staff), or MIN_COUNT times
+    or more (everyone else: a public "fewer than 3" here would always mean 2), the most
+    reported first."""
     labels = category_labels(box)
     groups: dict[tuple[str, str], list[dict]] = {}
     for p in found:
         groups.setdefault((p["category"], place_key(p["place"])), []).append(p)
     rows = []
     for (slug, _), group in groups.items():
-        if len(group) < 2:
+        if len(group) < (2 if exact else MIN_COUNT):
             continue
         latest = max(p["created_ms"] for p in group)
         rows.append(

@@ -91,6 +91,10 @@ def _address() -> str | None:
 
 
 def _keys(action: str) -> dict[str, str]:
+    # Staff are met in person and answer for the box: a busy desk session (a food drive's
+    # needs, a batch of posts for walk-in visitors) must never be held back.
+    if action != "login" and actor() is not None and actor().is_staff:
+        return {}
     keys = {}
     address = _address()
     if action == "login":

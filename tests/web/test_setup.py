@@ -107,7 +107,7 @@ def test_setup_creates_a_working_box_and_logs_the_admin_in(phone, first_boot, da
     assert response.headers["Location"] == "/"
 
     board = phone.follow(response)
-    nav = board.one("nav")
+    nav = board.one("nav", **{"aria-label": "Main"})
     assert "Ada Admin" in nav.text()
     assert "Staff" in nav.text()
     assert "Your board is ready" in board.one(class_="flash").text()

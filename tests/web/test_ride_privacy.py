@@ -129,7 +129,12 @@ NO_RIDE_PARAM = {
     "/api/v1/food/shifts/<shift_id>",
     "/api/v1/food/supplies",
     "/api/v1/food/trends",
+    "/api/v1/insight",
+    "/api/v1/insight/should",
+    "/api/v1/insight/travel",
     "/api/v1/me",
+    "/api/v1/me/data",
+    "/api/v1/me/erase",
     "/api/v1/me/tokens",
     "/api/v1/moderation/log",
     "/api/v1/moderation/queue",
@@ -140,6 +145,14 @@ NO_RIDE_PARAM = {
     "/api/v1/proposals",
     "/api/v1/proposals/<proposal_id>",
     "/api/v1/rides",
+    "/api/v1/setup/drivers",
+    "/api/v1/setup/drivers/<member_id>",
+    "/api/v1/setup/travel",
+    "/api/v1/staff/centre/categories",
+    "/api/v1/staff/members",
+    "/api/v1/staff/members/<member_id>/data",
+    "/api/v1/staff/members/<member_id>/vouches",
+    "/api/v1/staff/moderation/peers",
     "/api/v1/sync/status",
     "/api/v1/thanks",
     "/conduct",
@@ -268,9 +281,17 @@ PUBLIC = (
     "/signup",
     "/new",
 )
-# The travel API answers as the travel pages do (ride_access decides), so it is no
-# public surface: each person sees there what their level allows, as on /rides.
-TRAVEL_API = ("/api/v1/rides", "/api/v1/driving", "/api/v1/coordinate")
+# The travel API answers as the travel pages do (ride_access decides), and the staff
+# set-up API as the staff pages do, so they are no public surface: each person sees
+# there what their level allows, as on /rides or /staff/drivers.
+TRAVEL_API = (
+    "/api/v1/rides",
+    "/api/v1/driving",
+    "/api/v1/coordinate",
+    "/api/v1/setup",
+    "/api/v1/staff",
+    "/api/v1/me/",
+)
 
 
 @dataclass
@@ -474,11 +495,11 @@ def forbidden(w: World, role: str, url: str) -> tuple[str, ...]:
     everything = (*details, RIDER, *AREAS, w.ride)
     path = urlsplit(url).path
     seen = level(role, w.taken)
-    if path == "/" or (path.startswith(PUBLIC) and not path.startswith(TRAVEL_API)):
-        found = everything  # never a ride on the board, the API, the kiosk or food pages
-    elif path.startswith("/travel/insight"):
+    if path.startswith(("/travel/insight", "/api/v1/insight/travel")):
         # Figures only, whoever looks (its table lists every access need of the centre).
         found = (*ADDRESSES, *NOTES, RIDER, *AREAS, w.ride)
+    elif path == "/" or (path.startswith(PUBLIC) and not path.startswith(TRAVEL_API)):
+        found = everything  # never a ride on the board, the API, the kiosk or food pages
     elif seen is None:
         found = everything
     elif seen == "area":

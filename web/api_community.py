@@ -125,6 +125,14 @@ def decide_appeal(appeal_id):
     return jsonify({"appeal": appeal_id, "outcome": outcome})
 
 
+@bp.post("/moderation/peer-hides/<hide_id>")
+def review_peer_hide(hide_id):
+    data = json_body()
+    decision = data.get("decision", "")
+    moderation.review_peer_hide(box(), actor(), hide_id, decision)
+    return jsonify({"hide": hide_id, "decision": decision})
+
+
 def _author_view(post_id: str):
     view = moderation.author_view(box(), actor(), post_id)
     return {**view, "items": [_translated(item) for item in view["items"]]}

@@ -34,13 +34,14 @@ from appliance.services import (
     travel_insight,
 )
 from appliance.services.members import require_staff
-from web.api import TEXT, json_body
+from web.api import BOOL, TEXT, json_body
 from web.context import actor, box
 from web.privacy import WRONG_PASSWORD
 
 bp = Blueprint("api_insight", __name__, url_prefix="/api/v1")
 
 ERASE_WITH_PASSWORD = N_("Erase your account while signed in on the box, with your password.")
+STAFF_CONFIRM = N_("Please confirm that the member asked for this, in person.")
 
 
 @bp.after_request
@@ -125,3 +126,15 @@ def erase():
 def member_data(member_id):
     current = require_staff(actor())
     return jsonify(member_export.export_member(box(), current, member_id))
+
+
+@bp.post("/staff/members/<member_id>/erase")
+def staff_erase(member_id):
+    """Erase a member's account for them, as staff at the desk (with `confirm: true`)."""
+    current = require_staff(actor())
+    data = json_body(mode=TEXT, confirm=BOOL)
+    if data.get("confirm") is not True:
+        raise InvalidInput({"confirm": STAFF_CONFIRM}, STAFF_CONFIRM)
+    mode = data.get("mode", "")
+    record_id = erasure.erase_member(box(), current, member_id, mode)
+    return jsonify({"id": record_id, "member": member_id, "mode": mode})

@@ -369,3 +369,49 @@ def test_everyone_sees_how_fresh_each_centre_is_and_staff_see_the_details(box, a
         {"status": "ok", "finding": "Last synced with Otterby Hall 30 hours ago."}
     ]
     assert staff["quarantined"] == []
+
+
+def test_staff_accept_or_dismiss_a_reviewed_centres_hide(box, api):
+    from pagetools import recordmaker
+
+    from appliance.models import ModerationEvent
+
+    maker = recordmaker()
+    east = maker.Origin("east-api-centre", start_ms=box.log.now_ms())
+    box.log.append("trust.granted", {"origin": east.origin, "name": "East Centre"})
+    moderation.set_peer_policy(box, actor(box, ADMIN), east.origin, "review")
+    made = []
+    for title in ("East need", "East offer"):
+        post = east.make("post.created", maker.post_body("need", title), author="e" * 64)
+        made.append(post)
+    staff_role = east.make("role.granted", {"role": "staff", "expires": None}, subject="f" * 64)
+    east.tick(60_000)
+    hides = [
+        east.make("post.hidden", {"reason": "Advert"}, subject=p.id, author="f" * 64) for p in made
+    ]
+    lines = [p.line for p in made] + [staff_role.line] + [h.line for h in hides]
+    assert box.log.ingest(lines).ok
+    queued = {h["id"] for h in body(api["staff"], "GET", "/api/v1/moderation/queue")["peer_hides"]}
+    assert queued == {h.id for h in hides}
+
+    url = f"/api/v1/moderation/peer-hides/{hides[0].id}"
+    assert set(refused(api["staff"], "POST", url, 400, box, json={"decision": "maybe"})["fields"])
+    refused(api["Alice"], "POST", url, 403, box, json={"decision": "accept"})
+    refused(api["staff_token"], "POST", url, 403, box, json={"decision": "accept"})
+    refused(
+        api["staff"],
+        "POST",
+        "/api/v1/moderation/peer-hides/" + "0" * 64,
+        404,
+        box,
+        json={"decision": "accept"},
+    )
+    assert body(api["staff"], "POST", url, json={"decision": "accept"}) == {
+        "hide": hides[0].id,
+        "decision": "accept",
+    }
+    dismiss = f"/api/v1/moderation/peer-hides/{hides[1].id}"
+    body(api["staff"], "POST", dismiss, json={"decision": "dismiss"})
+    assert Post.get_by_id(made[0].id).hidden and not Post.get_by_id(made[1].id).hidden
+    assert ModerationEvent.get_by_id(hides[1].id).review == "dismiss"
+    refused(api["staff"], "POST", url, 409, box, json={"decision": "dismiss"})

@@ -392,3 +392,23 @@ def test_staff_on_the_box_read_a_member_s_data(box, app, zeb, staff_api, staff_t
     zeb_token = ApiClient(app.test_client(), token_for(box, "Zeb Quill"))
     assert refused(box, zeb_token, url, 403)["error"] == NO_STAFF_TOKEN
     refused(box, visitor, url, 401)
+
+
+def test_staff_on_the_box_erase_a_member_who_asks_at_the_desk(box, zeb, staff_api, staff_token):
+    zeb_id = member_id("Zeb Quill")
+    url = f"/api/v1/staff/members/{zeb_id}/erase"
+    for body, field in (({"mode": "keep"}, "confirm"), ({"mode": "gone", "confirm": True}, "mode")):
+        found = refused(box, staff_api, url, 400, "POST", json=body)
+        assert field in found["fields"], body
+    assert (
+        refused(box, staff_token, url, 403, "POST", json={"mode": "keep", "confirm": True})["error"]
+        == NO_STAFF_TOKEN
+    )
+    before = record_count(box)
+    response = staff_api.post(url, json={"mode": "keep", "confirm": True})
+    done = assert_documented(response, "POST", "/api/v1/staff/members/{member_id}/erase")
+    assert response.status_code == 200 and done["member"] == zeb_id and done["mode"] == "keep"
+    assert record_count(box) == before + 1
+    assert Member.get_by_id(zeb_id).erased
+    again = refused(box, staff_api, url, 409, "POST", json={"mode": "keep", "confirm": True})
+    assert again["error"]
